@@ -1,0 +1,173 @@
+"""Build speed: full builds of N realistic posts and a one-file incremental rebuild as `serve` does it.
+
+Each generated post has front matter, about 1,000 words, two fenced code blocks, a table, inline and
+display math, a footnote and an image. Targets (issue 2): a full build of 1,000 posts under 5 ms per page
+on a 2-core machine, and an incremental rebuild of one post under 100 ms.
+
+    python bench/build_speed.py            # N = 100 and 1000
+    python bench/build_speed.py --sizes 50 # quick look
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from site_builder.build import build, default_jobs  # noqa: E402
+from site_builder.incremental import IncrementalBuilder  # noqa: E402
+
+WORDS = ("the style content attention feature encoder decoder network image painting photo layer channel "
+         "position weight mean variance softmax matrix output input browser worker model tensor memory "
+         "kernel convolution gradient training loss value query key scale shift texture colour stroke").split()
+
+CODE = '''```python
+def attention(f_c, f_s):
+    """Scaled dot-product attention over style positions."""
+    q = mvn(f_c) @ w_f
+    k = mvn(f_s) @ w_g
+    scores = softmax(q @ k.T, axis=-1)
+    return scores @ (f_s @ w_h)
+```'''
+JS = '''```js
+const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+worker.postMessage({ kind: "stylize", content, style, iterations: 2 });
+worker.onmessage = (event) => render(event.data);
+```'''
+TABLE = """| Layer | Channels | Stride | Positions at 512 px |
+|:------|---------:|-------:|--------------------:|
+| relu1_1 | 64 | 1 | 262144 |
+| relu4_1 | 512 | 8 | 4096 |
+| relu5_1 | 512 | 16 | 1024 |"""
+
+
+def paragraph(rng: random.Random, words: int) -> str:
+    text = " ".join(rng.choice(WORDS) for _ in range(words))
+    return text[0].upper() + text[1:] + "."
+
+
+def post(i: int, rng: random.Random) -> str:
+    parts = [
+        "---",
+        f"title: Post number {i} about attention",
+        f"date: 2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
+        f"summary: A generated post ({i}) for the build benchmark.",
+        "tags: [benchmark, attention]",
+        "image: /images/figure.png",
+        "---",
+        "",
+        paragraph(rng, 120) + " Inline math $F_c^{r_{41}} = \\bar{F^i_c}$ sits in the sentence.[^n]",
+        "",
+        "## Attention",
+        "",
+        paragraph(rng, 150),
+        "",
+        "$$",
+        "F_{cs}^i = \\frac{1}{C(F)} \\sum_{\\forall j} \\exp\\left(\\bar{F^i_c}^T \\bar{F^j_s}\\right) H(F_s^j)",
+        "$$",
+        "",
+        paragraph(rng, 150),
+        "",
+        CODE,
+        "",
+        "## Layers",
+        "",
+        TABLE,
+        "",
+        paragraph(rng, 150) + " Also $W \\times H$ and \\(x^T y\\).",
+        "",
+        '![A generated figure](/images/figure.png "Figure for the benchmark")',
+        "",
+        "## Running it",
+        "",
+        paragraph(rng, 150),
+        "",
+        JS,
+        "",
+        paragraph(rng, 150),
+        "",
+        "### Details",
+        "",
+        paragraph(rng, 130),
+        "",
+        "[^n]: A footnote with a [link to the first post](/posts/post-0000/).",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def make_site(root: Path, n: int) -> Path:
+    from PIL import Image
+
+    site = root / f"site-{n}-{len(list(root.iterdir()))}"
+    for name in ("templates", "static/css"):
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "templates", site / "templates")
+    shutil.copytree(ROOT / "static" / "css", site / "static" / "css")
+    (site / "static" / "images").mkdir(parents=True)
+    Image.new("RGB", (640, 360), (40, 90, 160)).save(site / "static" / "images" / "figure.png")
+    (site / "site.yml").write_text(
+        "title: Benchmark\nauthor: Bench\ndescription: Generated posts\n"
+        "base_url: https://example.github.io/bench/\n")
+    posts = site / "content" / "posts"
+    posts.mkdir(parents=True)
+    rng = random.Random(n)
+    for i in range(n):
+        (posts / f"post-{i:04d}.md").write_text(post(i, rng))
+    return site
+
+
+def full_build(site: Path) -> float:
+    out = site / "_site"
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    build(site, out)
+    return time.perf_counter() - started
+
+
+def incremental(site: Path, repeats: int = 7) -> list[float]:
+    builder = IncrementalBuilder(site, site / "_serve")
+    builder.full()
+    target = site / "content" / "posts" / "post-0003.md"
+    original = target.read_text()
+    times = []
+    for k in range(repeats):
+        target.write_text(original.replace("## Attention", f"## Attention\n\nEdit number {k}."))
+        stat = target.stat()
+        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000 * (k + 1)))
+        started = time.perf_counter()
+        what = builder.update()
+        times.append(time.perf_counter() - started)
+        assert what.startswith("incremental"), what
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    args = parser.parse_args()
+    print(f"site_builder benchmark: {default_jobs()} worker processes, Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            site = make_site(Path(tmp), n)
+            runs = [full_build(site) for _ in range(2)]
+            best = min(runs)
+            pages = n + 2  # posts + home + 404
+            print(f"full build, N={n:>5}: {best:6.2f} s  = {best / pages * 1000:5.2f} ms/page "
+                  f"(best of {len(runs)}; {pages} pages)")
+        site = make_site(Path(tmp), max(args.sizes))
+        times = incremental(site)
+        print(f"incremental rebuild of one post (N={max(args.sizes)}): median {statistics.median(times) * 1000:.1f} ms, "
+              f"max {max(times) * 1000:.1f} ms over {len(times)} edits")
+
+
+if __name__ == "__main__":
+    main()

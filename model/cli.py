@@ -1,0 +1,247 @@
+"""python -m model stylize | export | convert-original | init | train | evaluate
+
+User errors (missing or unreadable files, bad checkpoints, unusable image sizes) print one line naming the
+file and the problem and exit with status 2; only bugs print a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "checkpoints" / "sanet-vgg16-init.safetensors"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+class UserError(Exception):
+    pass
+
+
+def _images_in(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise UserError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return found
+    return [path]
+
+
+def _load_model(weights: Path, vgg: Path | None):
+    from .weights import load_checkpoint
+
+    model, meta = load_checkpoint(weights, vgg_path=vgg)
+    if not meta.get("trained", False):
+        print(f"note: {weights.name} holds UNTRAINED weights (deterministic init); expect noise, not style",
+              file=sys.stderr)
+    return model, meta
+
+
+def cmd_stylize(args) -> None:
+    import torch
+    from tqdm import tqdm
+
+    from .images import read_image, write_image
+    from .pipeline import stylize
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError(f"--alpha must be in [0, 1], got {args.alpha}")
+    if args.iterations < 1:
+        raise UserError(f"--iterations must be at least 1, got {args.iterations}")
+    if args.max_resolution < 32:
+        raise UserError(f"--max-resolution must be at least 32, got {args.max_resolution}")
+    contents = _images_in(Path(args.content))
+    styles = [p for s in args.style for p in _images_in(Path(s))]
+    pairs = [(c, s) for c in contents for s in styles]
+    out = Path(args.output)
+    if len(pairs) > 1 and out.suffix:
+        raise UserError(f"-o {out}: several outputs ({len(pairs)}) need a folder, not a file name")
+    # read (and so validate) every input before the slow work starts
+    images = {p: read_image(p, "content" if p in contents else "style") for p in {*contents, *styles}}
+    model, _ = _load_model(Path(args.weights), args.vgg)
+    to_torch = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None]  # noqa: E731
+    for content, style in tqdm(pairs, desc="stylize", unit="image", disable=len(pairs) == 1):
+        try:
+            result = stylize(model, to_torch(images[content]), to_torch(images[style]), args.iterations,
+                             args.max_resolution, args.alpha)
+        except ValueError as exc:
+            raise UserError(f"{content} with {style}: {exc}") from None
+        target = out / f"{content.stem}--{style.stem}.png" if len(pairs) > 1 else out
+        write_image(target, result[0].permute(1, 2, 0).numpy())
+        print(f"wrote {target}")
+
+
+def cmd_export(args) -> None:
+    from .export import export_tfjs
+    from .sanet_tf import from_torch
+    from .tfjs_check import NodeUnavailable, compare, pad_nhwc, run_tfjs, synthetic_image, tf_reference
+
+    from tqdm import tqdm
+
+    steps = tqdm(total=4, desc="export", unit="step")
+    model, meta = _load_model(Path(args.weights), args.vgg)
+    steps.update()
+    tf_model = from_torch(model)
+    trained = bool(meta.get("trained", False))
+    name = args.name or f"sanet-{model.encoder_name}" + ("" if trained else "-untrained")
+    description = meta.get("description") or ("SANet style transfer" if trained else
+                                               "UNTRAINED weights (deterministic init): the output is not a "
+                                               "stylization; for developing the page against only")
+    if not trained and "untrained" not in description.lower():
+        description = "UNTRAINED weights: " + description
+    parity = _torch_tf_parity(model, tf_model)
+    steps.update()
+    manifest = export_tfjs(tf_model, Path(args.out), name=name, trained=trained, description=description,
+                           quantize=args.quantize, parity=parity, training=meta.get("training"))
+    steps.update()
+    content, style = pad_nhwc(synthetic_image(96, 128, 1)), pad_nhwc(synthetic_image(64, 64, 2))
+    try:
+        outputs, info = run_tfjs(args.out, content, style, iterations=2, alpha=1.0)
+        figures = compare(outputs, tf_reference(tf_model, content, style, iterations=2))
+        parity["tfjs_vs_tf"] = {"backend": info["backend"], "iterations": 2, **_rounded(figures),
+                                "note": "TF.js graphs (as exported, quantization included) vs float32 TensorFlow"}
+    except NodeUnavailable as exc:
+        parity["tfjs_vs_tf"] = f"not measured: {exc}"
+    manifest["parity"] = parity
+    (Path(args.out) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    steps.update()
+    steps.close()
+    print(f"exported {manifest['version']} ({manifest['total_bytes'] / 1e6:.2f} MB, quantization "
+          f"{manifest['quantization']}) to {args.out}")
+
+
+def _rounded(figures: dict) -> dict:
+    return {k: float(f"{v:.3g}") for k, v in figures.items()}
+
+
+def _torch_tf_parity(model, tf_model) -> dict:
+    """PyTorch vs TensorFlow on a synthetic image through the whole pipeline (float32 both)."""
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    from .pipeline import stylize
+    from .tfjs_check import max_rel, synthetic_image
+
+    content, style = synthetic_image(75, 101, 3)[0], synthetic_image(64, 80, 4)[0]
+    ref = stylize(model, torch.from_numpy(content).permute(2, 0, 1)[None],
+                  torch.from_numpy(style).permute(2, 0, 1)[None], 1, 512, 1.0)[0].permute(1, 2, 0).numpy()
+    got = tf_model.serve_float(tf.constant(content), tf.constant(style), tf.constant(1), tf.constant(512),
+                               tf.constant(1.0))["stylized"].numpy()
+    return {"image": "synthetic 75x101 content, 64x80 style (model/tfjs_check.py)",
+            "torch_vs_tf_image_max_rel": float(f"{max_rel(got, np.asarray(ref)):.3g}")}
+
+
+def cmd_convert_original(args) -> None:
+    from .weights import load_original, save_checkpoint
+
+    model = load_original(args.vgg, args.decoder, args.transform)
+    save_checkpoint(args.output, model, {
+        "trained": True, "description": "original SANet release (GlebSBrykin/SANET), converted",
+        "training": {"source": "original release", "files": [Path(args.decoder).name, Path(args.transform).name]}})
+    print(f"wrote {args.output} (encoder vgg19-normalised: pass --vgg {args.vgg} when using it)")
+
+
+def cmd_init(args) -> None:
+    """Deterministic-init checkpoint: vgg16 encoder normalised over a fixed list of images, random rest."""
+    import numpy as np
+    import torch
+
+    from .images import load_square
+    from .weights import compute_encoder_scales, init_model, save_checkpoint
+
+    data = Path(args.data)
+    lists = {}
+    for kind in ("photos", "paintings"):
+        folder = data / kind
+        if not folder.is_dir():
+            raise UserError(f"{folder}: no such folder (expected ../shared/data/photos and paintings)")
+        lists[kind] = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:args.count]
+    paths = [data / kind / name for kind, names in lists.items() for name in names]
+    batch = np.stack([load_square(p, 224) for p in paths])
+    images = torch.from_numpy(batch).permute(0, 3, 1, 2)
+    scales = compute_encoder_scales(init_model("vgg16", seed=args.seed), images)
+    model = init_model("vgg16", seed=args.seed, scales=scales)
+    save_checkpoint(args.output, model, {
+        "trained": False, "seed": args.seed, "training": None,
+        "description": "UNTRAINED weights: deterministic random init of transform and decoder (He-normal, "
+                       f"seed {args.seed}); real VGG-16 encoder normalised per channel",
+        "encoder_scales_images": {k: v for k, v in lists.items()}, "encoder_scales_image_size": 224})
+    print(f"wrote {args.output}")
+
+
+def _dispatch(module: str):
+    def run(args) -> None:
+        try:
+            mod = importlib.import_module(f"model.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"model.{module}":
+                raise UserError(f"'{module}' is not available yet: model/{module}.py is missing") from None
+            raise
+        status = mod.main(args.rest)
+        if status:
+            sys.exit(status)
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m model", description="SANet style transfer: stylize, "
+                                     "export to TensorFlow.js, import the original weights.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("stylize", help="stylize a photo (or a folder of photos) with one or more styles")
+    p.add_argument("content", help="content image, or a folder of them")
+    p.add_argument("style", nargs="+", help="style image(s) or folder(s)")
+    p.add_argument("-o", "--output", required=True, help="output image (or folder, for several outputs)")
+    p.add_argument("--iterations", type=int, default=1)
+    p.add_argument("--max-resolution", type=int, default=512, help="long side the content is run at (px)")
+    p.add_argument("--alpha", type=float, default=1.0, help="style strength in [0, 1]")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="our checkpoint (.safetensors)")
+    p.add_argument("--vgg", help="vgg_normalised.pth, for checkpoints with the vgg19-normalised encoder")
+    p.set_defaults(run=cmd_stylize)
+
+    p = sub.add_parser("export", help="export to TensorFlow.js graph models + manifest.json")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
+    p.add_argument("--out", required=True, help="folder for manifest.json and <version>/ (e.g. static/model)")
+    p.add_argument("--quantize", choices=["float16", "uint8", "mixed"], default=None)
+    p.add_argument("--name", help="model name in the manifest")
+    p.add_argument("--vgg", help="vgg_normalised.pth, for checkpoints with the vgg19-normalised encoder")
+    p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("convert-original", help="original release files -> our checkpoint")
+    p.add_argument("--vgg", required=True)
+    p.add_argument("--decoder", required=True)
+    p.add_argument("--transform", required=True)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=cmd_convert_original)
+
+    p = sub.add_parser("init", help="write the deterministic-init (untrained) vgg16 checkpoint")
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    p.add_argument("--count", type=int, default=16, help="images of each kind for the encoder scales")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", default=str(DEFAULT_WEIGHTS))
+    p.set_defaults(run=cmd_init)
+
+    for name in ("train", "evaluate"):
+        p = sub.add_parser(name, help=f"model/{name}.py (arguments passed through)", add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(run=_dispatch(name))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .images import ImageError
+    from .weights import WeightsError
+
+    try:
+        args.run(args)
+    except (UserError, ImageError, WeightsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,184 @@
+"""Export to TensorFlow.js: three graph models (encoder, transform, decoder) and a manifest.json entry point.
+
+Three graphs rather than one let the page encode the style once, loop the iterations in JavaScript with a
+progress bar, and blend by alpha itself. Layout:
+    OUT/manifest.json                          the fixed URL the page loads; all paths in it are relative to it
+    OUT/<version>/{encoder,transform,decoder}/model.json + weight shards
+<version> is a hash of every exported file, so it changes whenever any weight changes; older version
+directories are removed on export.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import tensorflow as tf
+
+from .architecture import FEATURES, MIN_SIDE, SIZE_MULTIPLE, STYLE_MAX_RESOLUTION
+from .sanet_tf import SANetTF
+
+MANIFEST_FORMAT = 1
+GRAPHS = {
+    # name: (ordered input names, ordered output names)
+    "encoder": (["image"], ["relu4_1", "relu5_1"]),
+    "transform": (["c4", "s4", "c5", "s5"], ["t"]),
+    "decoder": (["t"], ["image"]),
+}
+QUANTIZATIONS = (None, "float16", "uint8", "mixed")
+# "mixed": uint8 everywhere except the layers nearest the pixels, whose errors show most directly: the encoder's
+# input transform and first block, and the decoder's last two convs. Patterns match TF.js weight names.
+MIXED_FLOAT16 = ["*/encoder_0/*", "*/encoder_2/*", "*/encoder_5/*", "*/decoder_25/*", "*/decoder_28/*"]
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+class _Graphs(tf.Module):
+    """The three functions the page runs, with the names it uses for inputs and outputs."""
+
+    def __init__(self, model: SANetTF):
+        super().__init__()
+        self.model = model
+        feat = tf.TensorSpec([1, None, None, FEATURES], tf.float32)
+        self.encoder = tf.function(self._encoder, input_signature=[
+            tf.TensorSpec([1, None, None, 3], tf.float32, name="image")])
+        self.transform = tf.function(self._transform, input_signature=[
+            tf.TensorSpec(feat.shape, feat.dtype, name=n) for n in GRAPHS["transform"][0]])
+        self.decoder = tf.function(self._decoder, input_signature=[
+            tf.TensorSpec(feat.shape, feat.dtype, name="t")])
+
+    def _encoder(self, image):
+        c4, c5 = self.model.encode(image)
+        return {"relu4_1": c4, "relu5_1": c5}
+
+    def _transform(self, c4, s4, c5, s5):
+        return {"t": self.model.transform(c4, s4, c5, s5)}
+
+    def _decoder(self, t):
+        return {"image": tf.clip_by_value(self.model.decoder(t), 0.0, 1.0)}
+
+
+def quantization_map(quantize: str | None) -> dict | None:
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"unknown quantization {quantize!r}; choose float16, uint8 or mixed")
+    if quantize is None:
+        return None
+    if quantize == "mixed":
+        return {"uint8": True, "float16": MIXED_FLOAT16}
+    return {quantize: True}
+
+
+def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None) -> None:
+    """Write out_dir/{encoder,transform,decoder}/model.json + shards via a SavedModel with three signatures."""
+    from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
+
+    graphs = _Graphs(model)
+    functions = {name: getattr(graphs, name).get_concrete_function() for name in GRAPHS}
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "saved_model"
+        tf.saved_model.save(graphs, str(saved), signatures=functions)
+        qmap = quantization_map(quantize)
+        for name in GRAPHS:
+            convert_tf_saved_model(str(saved), str(out_dir / name), signature_def=name,
+                                   saved_model_tags="serve", quantization_dtype_map=qmap,
+                                   weight_shard_size_bytes=4 * 1024 * 1024)
+    for name, (inputs, outputs) in GRAPHS.items():
+        _name_signature(out_dir / name / "model.json", functions[name], inputs, outputs)
+
+
+def _name_signature(model_json: Path, function, inputs: list[str], outputs: list[str]) -> None:
+    """Key model.json's signature by our input/output names.
+
+    The converter matches tensors to signature names by dtype and shape, so when several inputs or outputs
+    share both (c4/s4/c5/s5; relu4_1/relu5_1) it falls back to raw tensor names ('c4:0', 'Identity_1:0').
+    The concrete function tells us exactly which tensor is which, so we key them ourselves and check that
+    every name is accounted for.
+    """
+    spec = json.loads(model_json.read_text())
+    signature = spec["signature"]
+    by_tensor_in = {f"{n}:0": n for n in inputs}
+    flat_outputs = tf.nest.flatten(function.structured_outputs)       # sorted-key order, like .outputs
+    order = sorted(outputs)
+    by_tensor_out = {t.name: order[i] for i, t in enumerate(function.outputs)}
+    assert [t is not None for t in flat_outputs] and len(order) == len(function.outputs)
+    new_inputs = {}
+    for key, info in signature["inputs"].items():
+        name = by_tensor_in.get(info["name"], key)
+        if name not in inputs:
+            raise ExportError(f"{model_json}: input tensor {info['name']} is none of {inputs}")
+        new_inputs[name] = info
+    new_outputs = {}
+    for key, info in signature["outputs"].items():
+        if info["name"] not in by_tensor_out:
+            raise ExportError(f"{model_json}: output tensor {info['name']} is none of {outputs}")
+        new_outputs[by_tensor_out[info["name"]]] = info
+    if sorted(new_inputs) != sorted(inputs) or sorted(new_outputs) != sorted(outputs):
+        raise ExportError(f"{model_json}: signature {sorted(new_inputs)} -> {sorted(new_outputs)}, "
+                          f"expected {inputs} -> {outputs}")
+    spec["signature"] = {"inputs": new_inputs, "outputs": new_outputs}
+    model_json.write_text(json.dumps(spec))
+
+
+def quantization_detail(out_dir: Path) -> dict:
+    """Per-graph, per-weight dtype as stored (from each model.json's weightsManifest)."""
+    detail = {}
+    for name in GRAPHS:
+        manifest = json.loads((out_dir / name / "model.json").read_text())["weightsManifest"]
+        detail[name] = {w["name"]: (w.get("quantization") or {}).get("dtype", w["dtype"])
+                        for group in manifest for w in group["weights"]}
+    return detail
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_tfjs(model: SANetTF, out: Path, *, name: str, trained: bool, description: str,
+                quantize: str | None = None, parity: dict | None = None, training: dict | None = None) -> dict:
+    """Convert, place under out/<version>/, write out/manifest.json, remove older versions; returns the manifest."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    try:
+        convert_graphs(model, staging, quantize)
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        digests = {p.relative_to(staging).as_posix(): (p.stat().st_size, _sha256(p)) for p in files}
+        version = hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:12]
+        target = out / version
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    detail = quantization_detail(target)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "name": name,
+        "version": version,
+        "trained": trained,
+        "description": description,
+        "encoder": model.encoder_name,
+        "size_multiple": SIZE_MULTIPLE,
+        "min_side": MIN_SIDE,
+        "style_max_resolution": STYLE_MAX_RESOLUTION,
+        "input": {"layout": "NHWC", "channels": "RGB", "range": [0, 1]},
+        "graphs": {g: {"path": f"{version}/{g}/model.json", "inputs": i, "outputs": o}
+                   for g, (i, o) in GRAPHS.items()},
+        "files": {f"{version}/{rel}": {"bytes": size, "sha256": digest} for rel, (size, digest) in digests.items()},
+        "total_bytes": sum(size for size, _ in digests.values()),
+        "quantization": quantize,
+        "parity": parity or {},
+        "training": training,
+    }
+    if quantize == "mixed":
+        manifest["quantization_layers"] = detail
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    for old in out.iterdir():   # older exports: version directories holding our three graphs
+        if old.is_dir() and old.name != version and (old / "encoder" / "model.json").is_file():
+            shutil.rmtree(old)
+    return manifest

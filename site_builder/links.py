@@ -1,0 +1,70 @@
+"""Internal link checking: every link and image in the content must reach a file the build produces,
+and every `#fragment` an element id on that page.
+
+Links are checked against the output under the base path, exactly as the deployed site will resolve
+them, so a link that forgets the `/repo/` prefix of a GitHub Pages project site is caught here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urljoin, urlsplit
+
+from .errors import SourceError
+
+_ID = re.compile(r"""\sid\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_SKIP_SCHEMES = ("http", "https", "mailto", "tel", "data", "javascript", "ftp", "irc", "ws", "wss")
+
+
+def html_ids(html: str) -> set[str]:
+    return {m[1] if m[1] is not None else m[2] for m in _ID.finditer(html)}
+
+
+@dataclass(frozen=True)
+class LinkSource:
+    source: str  # file to blame in messages
+    url: str  # URL path of the page the link appears on (with base path), e.g. /repo/posts/x/
+    output: str | None  # output file of that page, for same-page anchors
+
+
+def resolve(href: str, page_url: str, base_path: str, outputs: set[str]) -> tuple[str | None, str, str | None]:
+    """-> (output file or None, fragment, problem or None). Returns ("", "", None) for external links."""
+    parts = urlsplit(href)
+    if parts.scheme in _SKIP_SCHEMES or href.startswith("//"):
+        return "", "", None
+    if parts.scheme:
+        return "", "", None  # other schemes are someone else's business
+    target = urlsplit(urljoin("http://site.invalid" + page_url, href))
+    path, fragment = unquote(target.path), unquote(target.fragment)
+    if not path.startswith(base_path):
+        return None, fragment, f"points outside the site's base path {base_path}"
+    rel = path[len(base_path):]
+    candidates = [rel + "index.html"] if rel == "" or rel.endswith("/") else [rel, rel + "/index.html", rel + ".html"]
+    for candidate in candidates:
+        if candidate in outputs:
+            return candidate, fragment, None
+    return None, fragment, None
+
+
+def check_links(items: list[tuple[LinkSource, str, int, str]], outputs: set[str],
+                ids: dict[str, set[str]], base_path: str) -> list[SourceError]:
+    """`items` is [(where, href, line, kind)] with kind "link" or "image"; returns one error per bad link."""
+    errors = []
+    for where, href, line, kind in items:
+        if not href or href.startswith("\x02"):
+            continue
+        if href.startswith("#"):
+            target, fragment, problem = where.output, unquote(href[1:]), None
+        else:
+            target, fragment, problem = resolve(href, where.url, base_path, outputs)
+        if target == "":
+            continue
+        what = "missing image" if kind == "image" else "broken link"
+        if target is None:
+            detail = problem or "no page or file there"
+            errors.append(SourceError(where.source, line, f"{what}: '{href}' ({detail})"))
+            continue
+        if fragment and target.endswith(".html") and fragment not in ids.get(target, ()):
+            errors.append(SourceError(where.source, line,
+                                      f"broken anchor: '{href}' (no id '{fragment}' on that page)"))
+    return errors

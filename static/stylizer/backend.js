@@ -1,0 +1,59 @@
+// Choosing a TF.js backend by measurement, and deciding what to do when a run fails. Pure, no DOM.
+
+/**
+ * Candidates in the order they are measured: WASM first (it works everywhere and gives the bar the GPU
+ * backends must beat), then WebGL, then WebGPU where the browser has an adapter.
+ */
+export function candidateBackends({ hasWebGPU = false, hasWebGL = true, hasWasm = true } = {}) {
+  return [hasWasm && 'wasm', hasWebGL && 'webgl', hasWebGPU && 'webgpu'].filter(Boolean);
+}
+
+/**
+ * results: [{backend, ok, ms, error?, maxError?}] from the self-test.
+ * Returns {chosen, ranking}: ranking lists the correct backends fastest first; chosen is ranking[0] or null.
+ */
+export function chooseBackend(results) {
+  const ranking = results
+    .filter((r) => r.ok && Number.isFinite(r.ms))
+    .sort((a, b) => a.ms - b.ms)
+    .map((r) => r.backend);
+  return { chosen: ranking[0] ?? null, ranking };
+}
+
+/** Did a self-test output match the reference? Relative max-abs tolerance, NaN fails. */
+export function closeEnough(got, want, tol = 1e-2) {
+  if (got.length !== want.length) return { ok: false, maxError: Infinity };
+  let maxErr = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]);
+    if (!(e <= Number.MAX_VALUE)) return { ok: false, maxError: Infinity }; // NaN / Infinity
+    maxErr = Math.max(maxErr, e);
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return { ok: maxErr <= tol * Math.max(1, scale), maxError: maxErr };
+}
+
+/** Classify an error thrown by TF.js into 'oom', 'context-lost' or 'other'. */
+export function classifyError(err) {
+  const msg = String(err && (err.message || err)).toLowerCase();
+  if (/context (was )?lost|context_lost|contextlost/.test(msg)) return 'context-lost';
+  if (/out of memory|oom|memory access out of bounds|failed to allocate|allocation failed|cannot enlarge memory|array buffer allocation|invalid array length|requested texture size|exceeds.*max|rangeerror/.test(msg)) return 'oom';
+  return 'other';
+}
+
+/**
+ * What to do after a failed run: {action: 'retry-smaller', resolution} | {action: 'switch-backend', backend}
+ * | {action: 'give-up'}. OOM first shrinks the image, then tries the next backend; a lost context moves on.
+ */
+export function fallbackAction({ kind, resolution, minResolution = 256, backend, ranking, tried = [] }) {
+  if (kind === 'oom' && resolution > minResolution) {
+    const next = Math.max(minResolution, Math.floor((resolution * 0.7) / 32) * 32);
+    return { action: 'retry-smaller', resolution: next };
+  }
+  if (kind === 'oom' || kind === 'context-lost') {
+    const next = ranking.find((b) => b !== backend && !tried.includes(b));
+    if (next) return { action: 'switch-backend', backend: next };
+  }
+  return { action: 'give-up' };
+}

@@ -1,0 +1,69 @@
+// Main-thread side of the worker: one engine per model URL per page, shared by every widget using it.
+
+const engines = new Map();
+let nextId = 1;
+
+export class Engine extends EventTarget {
+  constructor(manifestUrl, { vendorUrl, backend = null, warmupResolution = 512 } = {}) {
+    super();
+    this.manifestUrl = manifestUrl;
+    this.info = null; // the 'ready' message once loaded
+    this.error = null;
+    this.jobs = new Map();
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'stylizer' });
+    this.worker.onmessage = (e) => this.#onMessage(e.data);
+    this.worker.onerror = (e) => this.#fail(`The stylizer engine failed to start: ${e.message || 'worker error'}`);
+    this.worker.postMessage({ type: 'init', manifestUrl, vendorUrl, backend, warmupResolution });
+  }
+
+  #fail(message) {
+    this.error = message;
+    this.dispatchEvent(new CustomEvent('init-error', { detail: { message } }));
+    for (const [id, job] of this.jobs) { job.reject(new Error(message)); this.jobs.delete(id); }
+  }
+
+  #onMessage(msg) {
+    const job = msg.id != null ? this.jobs.get(msg.id) : null;
+    switch (msg.type) {
+      case 'progress':
+        if (job) job.onProgress(msg);
+        else this.dispatchEvent(new CustomEvent('progress', { detail: msg }));
+        break;
+      case 'ready':
+        this.info = msg;
+        this.dispatchEvent(new CustomEvent('ready', { detail: msg }));
+        break;
+      case 'backend':
+        this.info = { ...this.info, backend: msg.backend, maxResolution: msg.maxResolution };
+        this.dispatchEvent(new CustomEvent('backend', { detail: msg }));
+        break;
+      case 'init-error':
+        this.#fail(msg.message);
+        break;
+      case 'result':
+        if (job) { this.jobs.delete(msg.id); job.resolve(msg); }
+        break;
+      case 'cancelled':
+        if (job) { this.jobs.delete(msg.id); job.resolve({ cancelled: true }); }
+        break;
+      case 'error':
+        if (job) { this.jobs.delete(msg.id); const e = new Error(msg.message); e.kind = msg.kind; job.reject(e); }
+        break;
+    }
+  }
+
+  /** Stylize; resolves with {width, height, pixels, resolution, backend, notice, ms} or {cancelled: true}. */
+  run({ content, style, iterations, resolution, alpha }, onProgress = () => {}) {
+    const id = nextId++;
+    const promise = new Promise((resolve, reject) => this.jobs.set(id, { resolve, reject, onProgress }));
+    this.worker.postMessage({ type: 'run', id, content, style, iterations, resolution, alpha });
+    return { id, promise, cancel: () => this.worker.postMessage({ type: 'cancel', id }) };
+  }
+}
+
+/** The shared engine for a manifest URL (created on first use). */
+export function engineFor(manifestUrl, options) {
+  const key = new URL(manifestUrl, document.baseURI).href;
+  if (!engines.has(key)) engines.set(key, new Engine(key, options));
+  return engines.get(key);
+}

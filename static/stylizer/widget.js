@@ -1,0 +1,348 @@
+// One stylizer widget: builds its accessible UI inside <div class="stylizer" data-model="...">, takes images by
+// file picker, drag and drop, paste or sample gallery, and drives the shared engine (engine.js / worker.js).
+// Public contract (README "Stylizer widget"): data-state, data-backend, named inputs, data-action buttons,
+// data-sample buttons, canvas[data-role=result], [data-role=status].
+
+import { engineFor } from './engine.js';
+import { decodeImage, ImageInputError } from './images.js';
+import { describe, loadFraction, runFraction, planRun, formatBytes } from './progress.js';
+import { SAMPLES, sampleUrl } from './samples.js';
+import { clampResolution } from './sizes.js';
+
+let widgetCount = 0;
+let keyCount = 0;
+const SLOTS = {
+  content: { legend: 'Your photo', choose: 'Choose a photo', kind: 'photo' },
+  style: { legend: 'Style image (a painting)', choose: 'Choose a style image', kind: 'style image' },
+};
+
+const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    if (k === 'text') el.textContent = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c != null) el.append(c);
+  return el;
+};
+
+export class Stylizer {
+  constructor(root, { vendorUrl, samplesBase, backend = null } = {}) {
+    this.root = root;
+    this.n = ++widgetCount;
+    this.images = { content: null, style: null };
+    this.job = null;
+    this.hasResult = false;
+    this.vendorUrl = vendorUrl;
+    this.samplesBase = samplesBase;
+    this.backend = backend || root.dataset.forceBackend || null;
+  }
+
+  mount() {
+    this.#build();
+    this.#bind();
+    this.setState('loading');
+    this.status('Loading the stylizer…');
+    const manifestUrl = this.root.dataset.model;
+    if (!manifestUrl) { this.#engineFailed('This widget has no data-model attribute naming the model manifest.'); return this; }
+    this.engine = engineFor(manifestUrl, { vendorUrl: this.vendorUrl, backend: this.backend,
+      warmupResolution: Number(this.el.resolution.value) });
+    if (this.engine.info) this.#engineReady(this.engine.info);
+    else if (this.engine.error) this.#engineFailed(this.engine.error);
+    this.engine.addEventListener('progress', (e) => this.#loadProgress(e.detail));
+    this.engine.addEventListener('ready', (e) => this.#engineReady(e.detail));
+    this.engine.addEventListener('init-error', (e) => this.#engineFailed(e.detail.message));
+    this.engine.addEventListener('backend', (e) => this.#showBackend(e.detail.backend));
+    return this;
+  }
+
+  setState(s) { this.root.dataset.state = s; }
+  status(text) { this.el.status.textContent = text; }
+
+  // ------------------------------------------------------------------ markup
+  #build() {
+    const id = (s) => `stylizer${this.n}-${s}`;
+    const r = this.root;
+    r.replaceChildren();
+    r.classList.add('stylizer');
+    r.setAttribute('role', 'group');
+    r.setAttribute('aria-label', 'Stylize your photo');
+    const el = (this.el = {});
+    el.notice = h('p', { class: 'stylizer__notice', 'data-role': 'notice', hidden: true });
+    const slots = Object.entries(SLOTS).map(([slot, t]) => {
+      const input = h('input', { type: 'file', id: id(slot), name: slot, accept: 'image/*', 'aria-describedby': id(`${slot}-err`) });
+      const preview = h('canvas', { class: 'stylizer__preview', 'data-role': `${slot}-preview`, width: 1, height: 1, 'aria-hidden': 'true' });
+      const drop = h('div', {
+        class: 'stylizer__drop', tabindex: '0', 'data-role': `drop-${slot}`, 'data-slot': slot, role: 'button',
+        'aria-label': `${t.legend}: drop an image here, paste one while this is focused, or press Enter to choose a file`,
+      }, preview, h('span', { class: 'stylizer__hint', text: 'Drop, paste, or choose an image' }));
+      const samples = h('div', { class: 'stylizer__samples', role: 'group', 'aria-label': `Sample ${t.kind}s` },
+        SAMPLES[slot].map((s) => h('button', { type: 'button', class: 'stylizer__sample', 'data-sample': slot,
+          'data-file': s.file, 'aria-label': `Use sample ${t.kind}: ${s.label}`, title: s.label },
+        h('img', { src: sampleUrl(s.file, this.samplesBase), alt: '', loading: 'lazy', width: 64, height: 48 }))));
+      const err = h('p', { class: 'stylizer__error', id: id(`${slot}-err`), 'data-role': 'error', 'data-slot': slot, role: 'alert', hidden: true });
+      el[slot] = input; el[`${slot}Preview`] = preview; el[`${slot}Drop`] = drop; el[`${slot}Error`] = err;
+      return h('fieldset', { class: 'stylizer__slot', 'data-slot': slot },
+        h('legend', { text: t.legend }), drop,
+        h('label', { for: id(slot), class: 'stylizer__choose', text: `${t.choose}:` }), input,
+        h('p', { class: 'stylizer__label', text: 'Or a sample:' }), samples, err);
+    });
+    const range = (name, label, attrs, fmt) => {
+      const input = h('input', { type: 'range', id: id(name), name, ...attrs });
+      const out = h('output', { for: id(name), id: id(`${name}-out`) });
+      const show = () => { out.textContent = fmt(input.value); };
+      input.addEventListener('input', show);
+      el[name] = input; el[`${name}Out`] = out; el[`${name}Show`] = show;
+      show();
+      return h('div', { class: 'stylizer__control' }, h('label', { for: id(name), text: label }), input, out);
+    };
+    const controls = h('div', { class: 'stylizer__controls' },
+      range('iterations', 'Iterations', { min: 1, max: 4, step: 1, value: 1 }, (v) => `${v}`),
+      range('resolution', 'Resolution (long side)', { min: 256, max: 1024, step: 32, value: 512 }, (v) => `${v} px`),
+      range('alpha', 'Style strength', { min: 0, max: 1, step: 0.05, value: 1 }, (v) => Number(v).toFixed(2)));
+    el.stylize = h('button', { type: 'button', class: 'stylizer__go', 'data-action': 'stylize', text: 'Stylize', disabled: true });
+    el.cancel = h('button', { type: 'button', 'data-action': 'cancel', text: 'Cancel', disabled: true });
+    el.download = h('button', { type: 'button', 'data-action': 'download', text: 'Download PNG', disabled: true });
+    el.progress = h('progress', { 'data-role': 'progress', max: 1, value: 0, 'aria-label': 'Progress' });
+    el.status = h('p', { class: 'stylizer__status', 'data-role': 'status', role: 'status', 'aria-live': 'polite' });
+    el.backend = h('p', { class: 'stylizer__backend', 'data-role': 'backend' });
+    el.result = h('canvas', { 'data-role': 'result', width: 0, height: 0, role: 'img', 'aria-label': 'Stylized result' });
+    el.before = h('canvas', { 'data-role': 'before', width: 0, height: 0, 'aria-hidden': 'true' });
+    el.compare = h('input', { type: 'range', id: id('compare'), name: 'compare', min: 0, max: 100, value: 50,
+      'aria-label': 'Before and after: slide to reveal the original photo' });
+    el.figure = h('figure', { class: 'stylizer__result', hidden: true },
+      h('div', { class: 'stylizer__compare' }, el.result, el.before),
+      h('label', { for: id('compare'), class: 'stylizer__compare-label', text: 'Before / after' }), el.compare,
+      el.caption = h('figcaption', { 'data-role': 'caption' }));
+    r.append(el.notice, h('div', { class: 'stylizer__inputs' }, slots), controls,
+      h('div', { class: 'stylizer__actions' }, el.stylize, el.cancel, el.download),
+      el.progress, el.status, el.backend, el.figure);
+    this.#applyCompare();
+  }
+
+  // ------------------------------------------------------------------ events
+  #bind() {
+    const el = this.el;
+    for (const slot of Object.keys(SLOTS)) {
+      el[slot].addEventListener('change', () => { const f = el[slot].files[0]; if (f) this.setImage(slot, f); });
+      const drop = el[`${slot}Drop`];
+      drop.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); el[slot].click(); }
+      });
+      drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('is-over'); });
+      drop.addEventListener('dragleave', () => drop.classList.remove('is-over'));
+      drop.addEventListener('drop', (e) => {
+        e.preventDefault();
+        drop.classList.remove('is-over');
+        const f = e.dataTransfer && e.dataTransfer.files[0];
+        if (f) this.setImage(slot, f);
+        else this.#slotError(slot, 'That drop held no file. Drag an image file from your computer.');
+      });
+    }
+    this.root.addEventListener('paste', (e) => {
+      const files = [...(e.clipboardData?.files || [])];
+      if (!files.length) return;
+      e.preventDefault();
+      const zone = e.target.closest && e.target.closest('[data-slot]');
+      const slot = zone ? zone.dataset.slot : (this.images.content && !this.images.style ? 'style' : 'content');
+      this.setImage(slot, files[0]);
+    });
+    this.root.addEventListener('click', (e) => {
+      const b = e.target.closest('[data-sample]');
+      if (b && this.root.contains(b)) this.useSample(b.dataset.sample, b.dataset.file);
+    });
+    el.stylize.addEventListener('click', () => this.stylize());
+    el.cancel.addEventListener('click', () => this.cancel());
+    el.download.addEventListener('click', () => this.download());
+    el.compare.addEventListener('input', () => this.#applyCompare());
+  }
+
+  #applyCompare() {
+    const v = Number(this.el.compare.value);
+    this.el.before.style.clipPath = `inset(0 ${100 - v}% 0 0)`;
+  }
+
+  #slotError(slot, message) {
+    const err = this.el[`${slot}Error`];
+    err.textContent = message;
+    err.hidden = !message;
+    if (message) this.status(message);
+  }
+
+  async useSample(slot, file) {
+    try {
+      const res = await fetch(sampleUrl(file, this.samplesBase));
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const blob = await res.blob();
+      await this.setImage(slot, new File([blob], file, { type: blob.type || 'image/jpeg' }));
+    } catch (e) {
+      this.#slotError(slot, `The sample image could not be loaded (${e.message}).`);
+    }
+  }
+
+  /** Take a File/Blob for `slot` ('content' or 'style'): decode, preview, or show an inline error. */
+  async setImage(slot, file) {
+    try {
+      const bitmap = await decodeImage(file);
+      const old = this.images[slot];
+      if (old) old.bitmap.close();
+      this.images[slot] = { bitmap, key: `w${this.n}-${slot}-${++keyCount}`, name: file.name || 'pasted image' };
+      this.#slotError(slot, '');
+      this.#drawPreview(slot, bitmap);
+      const other = slot === 'content' ? 'style' : 'content';
+      this.status(this.images[other]
+        ? `Ready to stylize ${bitmap.width}×${bitmap.height} ${SLOTS[slot].kind}.`
+        : `Got the ${SLOTS[slot].kind} (${bitmap.width}×${bitmap.height}); now choose the ${SLOTS[other].kind}.`);
+    } catch (e) {
+      this.#slotError(slot, e instanceof ImageInputError ? e.message : `That file could not be used: ${e.message}`);
+    } finally {
+      if (this.el[slot].value) this.el[slot].value = ''; // choosing the same file again fires change again
+    }
+  }
+
+  #drawPreview(slot, bitmap) {
+    const c = this.el[`${slot}Preview`];
+    const s = 160 / Math.max(bitmap.width, bitmap.height);
+    c.width = Math.max(1, Math.round(bitmap.width * s));
+    c.height = Math.max(1, Math.round(bitmap.height * s));
+    c.getContext('2d').drawImage(bitmap, 0, 0, c.width, c.height);
+    this.el[`${slot}Drop`].classList.add('has-image');
+  }
+
+  // ------------------------------------------------------------------ engine
+  #loadProgress(ev) {
+    if (this.root.dataset.state !== 'loading') return;
+    this.el.progress.value = loadFraction(ev.stage, ev.done ?? 0, ev.total ?? 1);
+    this.status(describe(ev));
+  }
+
+  #engineReady(info) {
+    if (this.ready) return;
+    this.ready = true;
+    this.#showBackend(info.backend);
+    const el = this.el;
+    el.resolution.max = info.maxResolution;
+    el.resolution.value = clampResolution(el.resolution.value, { max: info.maxResolution });
+    el.resolutionShow();
+    const m = info.manifest;
+    if (!m.trained) {
+      el.notice.textContent = `Note: this model (${m.name} ${m.version}) has untrained weights, so results show the ` +
+        'pipeline at work, not real stylizations.';
+      el.notice.hidden = false;
+    }
+    const tests = info.selftest.map((r) => (r.ok ? `${r.backend} ${r.ms.toFixed(0)} ms` : `${r.backend}: ${r.error}`)).join('; ');
+    el.backend.title = `Self-test: ${tests}`;
+    el.stylize.disabled = false;
+    el.progress.value = 1;
+    const dl = info.stats.downloadedBytes ? `downloaded ${formatBytes(info.stats.downloadedBytes)}` : 'model from cache';
+    this.setState('ready');
+    this.status(`Ready (${dl}). Choose a photo and a style, then press Stylize.`);
+  }
+
+  #showBackend(name) {
+    this.root.dataset.backend = name;
+    const label = { wasm: 'WebAssembly (CPU)', webgl: 'WebGL (GPU)', webgpu: 'WebGPU (GPU)', cpu: 'plain JavaScript (slow)' }[name] || name;
+    this.el.backend.textContent = `Engine: ${label}, chosen by a speed test on this device.`;
+  }
+
+  #engineFailed(message) {
+    this.setState('error');
+    this.el.stylize.disabled = true;
+    this.status(`The stylizer could not start: ${message}`);
+  }
+
+  params() {
+    const el = this.el;
+    return {
+      iterations: Math.min(4, Math.max(1, Math.round(Number(el.iterations.value)))),
+      resolution: clampResolution(el.resolution.value, { max: Number(el.resolution.max) }),
+      alpha: Math.min(1, Math.max(0, Number(el.alpha.value))),
+    };
+  }
+
+  async stylize() {
+    if (this.job || !this.ready) return;
+    for (const slot of ['content', 'style']) {
+      if (!this.images[slot]) { this.#slotError(slot, `Choose a ${SLOTS[slot].kind} first.`); this.el[slot].focus(); return; }
+    }
+    const p = this.params();
+    const { content, style } = this.images;
+    const el = this.el;
+    this.setState('running');
+    el.stylize.disabled = true;
+    el.cancel.disabled = false;
+    el.progress.value = 0;
+    this.status('Starting…');
+    const steps = planRun({ iterations: p.iterations, alpha: p.alpha });
+    let done = 0;
+    const job = this.engine.run({
+      content: { key: content.key, bitmap: content.bitmap }, style: { key: style.key, bitmap: style.bitmap }, ...p,
+    }, (ev) => {
+      if (ev.stage === 'fallback') { this.status(ev.message); return; }
+      const i = steps.findIndex((s, k) => k >= done && s.stage === ev.stage && (s.iteration ?? 0) === (ev.iteration ?? 0));
+      if (i >= 0) done = i;
+      el.progress.value = runFraction(steps, done);
+      this.status(describe(ev));
+    });
+    this.job = job;
+    try {
+      const r = await job.promise;
+      if (r.cancelled) {
+        this.setState(this.hasResult ? 'done' : 'ready');
+        this.status('Cancelled.');
+        el.progress.value = 0;
+        return;
+      }
+      this.#showResult(r, content.bitmap, p);
+    } catch (e) {
+      this.setState('error');
+      this.status(e.message);
+    } finally {
+      this.job = null;
+      el.stylize.disabled = false;
+      el.cancel.disabled = true;
+    }
+  }
+
+  #showResult(r, contentBitmap, p) {
+    const el = this.el;
+    el.result.width = r.width;
+    el.result.height = r.height;
+    el.result.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height), 0, 0);
+    el.before.width = r.width;
+    el.before.height = r.height;
+    const bctx = el.before.getContext('2d');
+    bctx.imageSmoothingQuality = 'high';
+    bctx.drawImage(contentBitmap, 0, 0, r.width, r.height);
+    el.figure.hidden = false;
+    el.download.disabled = false;
+    el.progress.value = 1;
+    this.hasResult = true;
+    if (r.resolution !== p.resolution) { el.resolution.value = r.resolution; el.resolutionShow(); }
+    const secs = (r.ms / 1000).toFixed(1);
+    el.caption.textContent = `${r.width}×${r.height} px, ${p.iterations} iteration${p.iterations > 1 ? 's' : ''}, ` +
+      `style strength ${p.alpha.toFixed(2)}, ${secs} s on ${r.backend}.`;
+    this.setState('done');
+    this.status(`Done: ${r.width}×${r.height} in ${secs} s.${r.notice ? ' ' + r.notice : ''}`);
+  }
+
+  cancel() {
+    if (!this.job) return;
+    this.status('Cancelling at the next step…');
+    this.el.cancel.disabled = true;
+    this.job.cancel();
+  }
+
+  download() {
+    const c = this.el.result;
+    if (!this.hasResult) return;
+    c.toBlob((blob) => {
+      const a = h('a', { href: URL.createObjectURL(blob), download: `stylized-${c.width}x${c.height}.png` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    }, 'image/png');
+  }
+}

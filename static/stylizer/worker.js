@@ -1,0 +1,391 @@
+// The stylizer engine: a module Web Worker, one per model per page, shared by every widget on the page.
+// It loads TF.js and the model, picks the backend by a timed self-test, warms up, and runs stylizations
+// one at a time with progress and cancellation at stage boundaries. Nothing here touches the network
+// except the vendored TF.js files and the model files (images arrive as ImageBitmaps and never leave).
+
+import { planSizes, padAmounts, maxResolutionFor } from './sizes.js';
+import { resizeBilinearAA, rgbaToRgbFloat, rgbFloatToRgba } from './resize.js';
+import { candidateBackends, chooseBackend, closeEnough, classifyError, fallbackAction } from './backend.js';
+import { loadModel } from './model-store.js';
+
+let tf = null;
+const S = {
+  manifest: null, artifacts: null, models: null, backend: null, ranking: [], selftest: [],
+  maxResolution: 1024, styleCache: new Map(), pixelCache: new Map(), queue: [], current: null, ready: null,
+};
+const STYLE_CACHE_SIZE = 4;
+const PIXEL_CACHE_SIZE = 6;
+
+class Cancelled extends Error {}
+const post = (msg, transfer = []) => self.postMessage(msg, transfer);
+const now = () => performance.now();
+
+async function loadTf(vendorUrl) {
+  if (tf) return tf;
+  await import(new URL('tf.min.js', vendorUrl).href); // UMD: sets globalThis.tf
+  await import(new URL('tf-backend-wasm.min.js', vendorUrl).href);
+  tf = globalThis.tf;
+  tf.wasm.setWasmPaths(vendorUrl);
+  if (await hasWebGPUAdapter()) {
+    try { await import(new URL('tf-backend-webgpu.min.js', vendorUrl).href); } catch { /* no webgpu */ }
+  }
+  tf.env().set('WEBGL_USE_SHAPES_UNIFORMS', true); // fewer shader recompiles across image sizes
+  return tf;
+}
+
+async function hasWebGPUAdapter() {
+  try { return !!(self.navigator.gpu && (await self.navigator.gpu.requestAdapter())); } catch { return false; }
+}
+
+// ---------------------------------------------------------------- backend self-test
+// A small VGG-like conv stack plus an attention-sized matmul and softmax: the ops SANet spends its time in.
+function selftestInputs(size, ch) {
+  return tf.tidy(() => {
+    const x = tf.sin(tf.range(0, size * size * ch).mul(0.37)).reshape([1, size, size, ch]);
+    const ws = [0, 1, 2].map((k) => tf.cos(tf.range(0, 9 * ch * ch).mul(0.11 + k)).mul(1 / (3 * ch)).reshape([3, 3, ch, ch]));
+    return [x, ...ws];
+  });
+}
+function selftestRun([x, ...ws]) {
+  return tf.tidy(() => {
+    let y = x;
+    for (const w of ws) y = tf.relu(tf.conv2d(y, w, 1, 'same'));
+    const f = y.reshape([-1, y.shape[3]]);
+    const att = tf.softmax(tf.matMul(f, f, false, true).mul(0.01));
+    return tf.matMul(att, f).mean(1);
+  });
+}
+
+// A backend whose first run (shader compilation included) takes this long, and over COMPILE_RATIO times the
+// best steady time so far, is recorded with that first time instead of being timed further: on a GPU-less
+// machine WebGL runs on SwiftShader and compiling alone takes seconds.
+const COMPILE_BUDGET_MS = 1500;
+const COMPILE_RATIO = 10;
+
+async function timeBackend(name, reference, bestSoFar = Infinity) {
+  const t0 = now();
+  try {
+    if (!(await tf.setBackend(name))) return { backend: name, ok: false, error: 'not available' };
+    await tf.ready();
+    // Correctness at a small size against the reference computed on the plain JS backend.
+    const small = selftestInputs(16, 8);
+    const got = await selftestRun(small).data();
+    small.forEach((t) => t.dispose());
+    const check = closeEnough(got, reference);
+    if (!check.ok) return { backend: name, ok: false, error: `wrong results (max error ${check.maxError})` };
+    // Speed at a size that stands for the real work; the first run compiles, the best of two counts.
+    const big = selftestInputs(32, 32);
+    const tFirst = now();
+    await selftestRun(big).data();
+    const firstMs = now() - tFirst;
+    if (firstMs > COMPILE_BUDGET_MS && firstMs > COMPILE_RATIO * bestSoFar) {
+      big.forEach((t) => t.dispose());
+      return { backend: name, ok: true, ms: firstMs, firstMs, note: 'first run only: far slower than the best', setupMs: now() - t0 };
+    }
+    let best = Infinity;
+    for (let i = 0; i < 2; i++) {
+      const t = now();
+      await selftestRun(big).data();
+      best = Math.min(best, now() - t);
+    }
+    big.forEach((t) => t.dispose());
+    return { backend: name, ok: true, ms: best, firstMs, setupMs: now() - t0 };
+  } catch (e) {
+    return { backend: name, ok: false, error: String(e && e.message || e) };
+  }
+}
+
+async function chooseByMeasurement(forced) {
+  await tf.setBackend('cpu');
+  const small = selftestInputs(16, 8);
+  const reference = await selftestRun(small).data();
+  small.forEach((t) => t.dispose());
+  let candidates = candidateBackends({ hasWebGPU: !!tf.findBackendFactory('webgpu'), hasWebGL: typeof OffscreenCanvas !== 'undefined', hasWasm: typeof WebAssembly !== 'undefined' });
+  if (forced) candidates = candidates.filter((b) => b === forced);
+  const results = [];
+  for (const b of candidates) {
+    post({ type: 'progress', stage: 'selftest', backend: b, done: results.length, total: candidates.length });
+    const best = Math.min(...results.filter((r) => r.ok).map((r) => r.ms));
+    results.push(await timeBackend(b, reference, best));
+  }
+  const { chosen, ranking } = chooseBackend(results);
+  if (!chosen) ranking.push('cpu'); // always compute something, slowly
+  return { results, ranking };
+}
+
+// ---------------------------------------------------------------- the model
+async function useBackend(name) {
+  if (S.models) for (const m of Object.values(S.models)) m.dispose();
+  S.models = null;
+  clearStyleCache();
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to start`);
+  await tf.ready();
+  post({ type: 'progress', stage: 'compile', backend: name });
+  const models = {};
+  for (const g of ['encoder', 'transform', 'decoder']) {
+    models[g] = await tf.loadGraphModel(tf.io.fromMemory(S.artifacts[g]));
+  }
+  S.models = models;
+  S.backend = name;
+  S.maxResolution = maxResolutionFor({ backend: name, deviceMemory: self.navigator.deviceMemory || 4 });
+}
+
+function clearStyleCache() {
+  for (const v of S.styleCache.values()) v.forEach((t) => t.dispose());
+  S.styleCache.clear();
+}
+
+function encode(x) {
+  const g = S.manifest.graphs.encoder;
+  return S.models.encoder.execute({ [g.inputs[0]]: x }, g.outputs);
+}
+function transform(c4, s4, c5, s5) {
+  const g = S.manifest.graphs.transform;
+  const [a, b, c, d] = g.inputs;
+  return S.models.transform.execute({ [a]: c4, [b]: s4, [c]: c5, [d]: s5 }, g.outputs[0]);
+}
+function decode(t) {
+  const g = S.manifest.graphs.decoder;
+  return tf.clipByValue(S.models.decoder.execute({ [g.inputs[0]]: t }, g.outputs[0]), 0, 1);
+}
+
+/** Pixels (RGB floats) resized with the Python pipeline's filter, reflection-padded: a (1, H', W', 3) tensor. */
+function imageTensor(pix, h, w) {
+  const rgb = resizeBilinearAA(pix.rgb, pix.height, pix.width, 3, h, w);
+  const [ph, pw] = padAmounts(h, w, S.manifest.size_multiple);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(rgb, [1, h, w, 3]);
+    return ph || pw ? tf.mirrorPad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], 'reflect') : x;
+  });
+}
+
+/** Force the backend to finish queued work (GPU backends run asynchronously), cheaply. */
+async function settle(t) {
+  if (S.backend === 'wasm' || S.backend === 'cpu') return;
+  const one = tf.slice(t, [0, 0, 0, 0], [1, 1, 1, 1]);
+  await one.data();
+  one.dispose();
+}
+
+function pixelsOf(img) {
+  const hit = S.pixelCache.get(img.key);
+  if (hit) { S.pixelCache.delete(img.key); S.pixelCache.set(img.key, hit); return hit; }
+  if (!img.bitmap && !img.rgba) throw new Error('image data missing');
+  let width, height, data;
+  if (img.rgba) ({ width, height, data } = img.rgba);
+  else {
+    ({ width, height } = img.bitmap);
+    const canvas = new OffscreenCanvas(width, height);
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(img.bitmap, 0, 0);
+    data = ctx.getImageData(0, 0, width, height).data;
+  }
+  const pix = { width, height, rgb: rgbaToRgbFloat(data) };
+  S.pixelCache.set(img.key, pix);
+  while (S.pixelCache.size > PIXEL_CACHE_SIZE) S.pixelCache.delete(S.pixelCache.keys().next().value);
+  return pix;
+}
+
+async function encodedStyle(key, pix, size, stage, job) {
+  const cacheKey = `${key}|${size[0]}x${size[1]}`;
+  const hit = S.styleCache.get(cacheKey);
+  if (hit) return hit;
+  job.progress({ stage });
+  const x = imageTensor(pix, size[0], size[1]);
+  const feats = encode(x);
+  x.dispose();
+  await settle(feats[0]);
+  S.styleCache.set(cacheKey, feats);
+  while (S.styleCache.size > STYLE_CACHE_SIZE) {
+    const [k, v] = S.styleCache.entries().next().value;
+    S.styleCache.delete(k);
+    v.forEach((t) => t.dispose());
+  }
+  await job.boundary();
+  return feats;
+}
+
+/** One stylization at one resolution on the current backend. Returns {width, height, pixels, timings}. */
+async function stylizeOnce(job, resolution) {
+  const p = job.params;
+  const content = pixelsOf(p.content);
+  const style = pixelsOf(p.style);
+  const m = S.manifest;
+  const sizes = planSizes({
+    content: [content.height, content.width], style: [style.height, style.width], resolution,
+    styleMaxResolution: m.style_max_resolution, multiple: m.size_multiple, minSide: m.min_side,
+  });
+  const t0 = now();
+  const [s4, s5] = await encodedStyle(p.style.key, style, sizes.style, 'encode-style', job);
+  let cs4, cs5;
+  if (p.alpha < 1) {
+    [cs4, cs5] = await encodedStyle(`content:${p.content.key}`, content, sizes.contentAsStyle, 'encode-content-style', job);
+  }
+  let x = imageTensor(content, sizes.output[0], sizes.output[1]);
+  const n = p.iterations;
+  try {
+    for (let k = 1; k <= n; k++) {
+      job.progress({ stage: 'encode', iteration: k, iterations: n });
+      const [c4, c5] = encode(x);
+      await settle(c4);
+      await job.boundary();
+      job.progress({ stage: 'transform', iteration: k, iterations: n });
+      const t = tf.tidy(() => {
+        const ts = transform(c4, s4, c5, s5);
+        if (p.alpha >= 1) return ts;
+        return tf.add(tf.mul(ts, p.alpha), tf.mul(transform(c4, cs4, c5, cs5), 1 - p.alpha));
+      });
+      c4.dispose(); c5.dispose();
+      await settle(t);
+      await job.boundary();
+      job.progress({ stage: 'decode', iteration: k, iterations: n });
+      const next = decode(t);
+      t.dispose();
+      x.dispose();
+      x = next;
+      await settle(x);
+      await job.boundary();
+    }
+    const [h, w] = sizes.output;
+    const out = tf.slice(x, [0, 0, 0, 0], [1, h, w, 3]);
+    const rgb = await out.data();
+    out.dispose();
+    return { width: w, height: h, pixels: rgbFloatToRgba(rgb), ms: now() - t0 };
+  } finally {
+    x.dispose();
+  }
+}
+
+// ---------------------------------------------------------------- jobs
+async function runJob(job) {
+  try { await S.ready; } catch (e) {
+    post({ type: 'error', id: job.id, kind: 'engine', message: `The model could not be loaded: ${e.message || e}` });
+    return;
+  }
+  let resolution = Math.min(job.params.resolution, S.maxResolution);
+  const notices = [];
+  if (resolution < job.params.resolution) notices.push(`${job.params.resolution} px is more than this device offers; used ${resolution} px.`);
+  const tried = [];
+  for (;;) {
+    try {
+      const r = await stylizeOnce(job, resolution);
+      post({ type: 'result', id: job.id, width: r.width, height: r.height, pixels: r.pixels.buffer, resolution,
+        backend: S.backend, ms: r.ms, notice: notices.join(' ') }, [r.pixels.buffer]);
+      return;
+    } catch (e) {
+      if (e instanceof Cancelled) { post({ type: 'cancelled', id: job.id }); return; }
+      if (e instanceof RangeError && /too narrow/.test(e.message)) { post({ type: 'error', id: job.id, kind: 'input', message: e.message }); return; }
+      const kind = classifyError(e);
+      tried.push(S.backend);
+      const next = fallbackAction({ kind, resolution, backend: S.backend, ranking: S.ranking, tried });
+      if (next.action === 'retry-smaller') {
+        notices.push(`Ran out of memory at ${resolution} px; retried at ${next.resolution} px.`);
+        resolution = next.resolution;
+        clearStyleCache();
+      } else if (next.action === 'switch-backend') {
+        const why = kind === 'oom' ? 'ran out of memory' : 'lost its graphics context';
+        notices.push(`The ${S.backend} engine ${why}; switched to ${next.backend}.`);
+        try {
+          await useBackend(next.backend);
+          post({ type: 'backend', backend: S.backend, maxResolution: S.maxResolution });
+        } catch (e2) {
+          post({ type: 'error', id: job.id, kind: 'engine', message: `Stylizing failed: ${e2.message || e2}` });
+          return;
+        }
+      } else {
+        post({ type: 'error', id: job.id, kind, message: `Stylizing failed: ${e.message || e}` });
+        return;
+      }
+      post({ type: 'progress', id: job.id, stage: 'fallback', message: notices[notices.length - 1] });
+    }
+  }
+}
+
+function makeJob(msg) {
+  const job = {
+    id: msg.id, params: msg, cancelled: false,
+    progress: (ev) => post({ type: 'progress', id: msg.id, ...ev }),
+    boundary: async () => {
+      await new Promise((r) => setTimeout(r, 0)); // let a Cancel message in
+      if (job.cancelled) throw new Cancelled();
+    },
+  };
+  return job;
+}
+
+async function pump() {
+  if (S.current) return;
+  while (S.queue.length) {
+    S.current = S.queue.shift();
+    try { await runJob(S.current); } finally { S.current = null; }
+  }
+}
+
+// ---------------------------------------------------------------- init and warm-up
+async function init(msg) {
+  const timings = {};
+  let t = now();
+  // TF.js and the model download in parallel; the self-test needs only TF.js.
+  const tfLoaded = loadTf(msg.vendorUrl).then(() => { timings.tfMs = now() - t; });
+  const modelLoaded = loadModel(msg.manifestUrl, (ev) => post({ type: 'progress', ...ev }))
+    .then((r) => { timings.downloadMs = now() - t; return r; });
+  modelLoaded.catch(() => {}); // reported below; keep an early failure from going unhandled meanwhile
+  await tfLoaded;
+  t = now();
+  const { results, ranking } = await chooseByMeasurement(msg.backend);
+  S.selftest = results;
+  S.ranking = ranking;
+  timings.selftestMs = now() - t;
+  const { manifest, artifacts, stats } = await modelLoaded;
+  S.manifest = manifest;
+  S.artifacts = artifacts;
+  t = now();
+  await useBackend(ranking[0]);
+  timings.compileMs = now() - t;
+  t = now();
+  post({ type: 'progress', stage: 'warmup' });
+  await warmup(msg.warmupResolution || 512);
+  timings.warmupMs = now() - t;
+  post({
+    type: 'ready', backend: S.backend, ranking, selftest: results, maxResolution: S.maxResolution, timings, stats,
+    manifest: { name: manifest.name, version: manifest.version, trained: !!manifest.trained, description: manifest.description || '' },
+    crossOriginIsolated: !!self.crossOriginIsolated,
+  });
+}
+
+/** Run the whole pipeline once on synthetic images at the default size, so the first real run is fast. */
+async function warmup(resolution) {
+  const make = (h, w, seed) => {
+    const rgb = new Float32Array(h * w * 3);
+    for (let i = 0; i < rgb.length; i++) rgb[i] = 0.5 + 0.5 * Math.sin(i * 0.013 + seed);
+    return { width: w, height: h, rgb };
+  };
+  const r = Math.min(resolution, S.maxResolution);
+  const h = Math.round((r * 3) / 4);
+  S.pixelCache.set('__warm_c', make(h, r, 0));
+  S.pixelCache.set('__warm_s', make(r, r, 1));
+  const job = makeJob({ id: '__warmup', content: { key: '__warm_c' }, style: { key: '__warm_s' }, iterations: 1, alpha: 1, resolution: r });
+  job.progress = () => {};
+  await stylizeOnce(job, r);
+  clearStyleCache();
+  S.pixelCache.delete('__warm_c');
+  S.pixelCache.delete('__warm_s');
+}
+
+self.onmessage = (e) => {
+  const msg = e.data;
+  if (msg.type === 'init') {
+    S.ready = init(msg).catch((err) => {
+      post({ type: 'init-error', message: String(err && err.message || err) });
+      throw err;
+    });
+    S.ready.catch(() => {});
+  } else if (msg.type === 'run') {
+    S.queue.push(makeJob(msg));
+    pump();
+  } else if (msg.type === 'cancel') {
+    const q = S.queue.findIndex((j) => j.id === msg.id);
+    if (q >= 0) { S.queue.splice(q, 1); post({ type: 'cancelled', id: msg.id }); }
+    if (S.current && S.current.id === msg.id) S.current.cancelled = true;
+  }
+};

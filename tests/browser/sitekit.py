@@ -1,0 +1,113 @@
+"""Helpers for the stylizer browser tests: the site to serve, the models to load, test images, drivers."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "static"
+PY = sys.executable
+
+
+# ------------------------------------------------------------------------------------------- the site
+def builder_available() -> bool:
+    return (ROOT / "site_builder" / "__main__.py").exists() and (ROOT / "templates" / "stylizer.html").exists()
+
+
+def build_site(out: Path, base_url: str) -> None:
+    """Build the real site with the project's builder (the README's command) into `out`."""
+    subprocess.run([PY, "-m", "site_builder", "build", "--base-url", base_url, "--out", str(out)],
+                   cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+
+
+def hand_made_site(dest: Path, model_dir: Path | None) -> None:
+    """Lay out static/ like the built site (stylizer.<hash>/ beside vendor/, samples/, model/, css/)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((STATIC / "stylizer").glob("*.js")))).hexdigest()[:10]
+    shutil.copytree(STATIC / "stylizer", dest / f"stylizer.{digest}", dirs_exist_ok=True)
+    for d in ("vendor", "samples", "css"):
+        shutil.copytree(STATIC / d, dest / d, dirs_exist_ok=True)
+    if model_dir is not None:
+        shutil.copytree(model_dir, dest / "model", dirs_exist_ok=True)
+    (dest / "404.html").write_text("<!doctype html><title>404</title>")
+
+
+def find_bundle(site: Path) -> Path:
+    """The stylizer bundle directory in a built site (the one holding main.js and worker.js)."""
+    hits = [p.parent for p in site.rglob("main.js") if (p.parent / "worker.js").exists()]
+    assert len(hits) == 1, f"expected one stylizer bundle in {site}, found {hits}"
+    return hits[0]
+
+
+def find_article(site: Path) -> Path | None:
+    """The built page that embeds the widget."""
+    for p in sorted(site.rglob("*.html")):
+        if 'class="stylizer"' in p.read_text(errors="replace") and p.name != "widgets.html":
+            return p
+    return None
+
+
+def test_page(site: Path, name: str, model_url: str, widgets: int = 1) -> str:
+    """Write `name` at the site root holding `widgets` widgets on `model_url`; returns its path under the site."""
+    bundle = find_bundle(site).relative_to(site).as_posix()
+    css = "css/stylizer.css" if (site / "css" / "stylizer.css").exists() else ""
+    css = css or next((p.relative_to(site).as_posix() for p in site.rglob("stylizer*.css")), "")
+    roots = "\n".join(f'<div class="stylizer" data-model="{model_url}"></div>' for _ in range(widgets))
+    (site / name).write_text(f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>stylizer test</title>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="{css}"></head>
+<body><main>{roots}<script type="module" src="{bundle}/main.js"></script></main></body></html>""")
+    return name
+
+
+# ------------------------------------------------------------------------------------------- test images
+def pattern(height: int, width: int, seed: int) -> np.ndarray:
+    """A smooth, colourful RGB test picture (uint8), made here: no outside images."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    chans = []
+    for c in range(3):
+        a, b, p = rng.uniform(2, 9, 3)
+        chans.append(0.5 + 0.25 * np.sin(a * x * 6.28 + p) + 0.25 * np.cos(b * y * 6.28 + p * c))
+    img = np.stack(chans, -1)
+    img[int(height * 0.3):int(height * 0.6), int(width * 0.2):int(width * 0.5)] *= 0.4  # an edge or two
+    return (img.clip(0, 1) * 255).round().astype(np.uint8)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def jpeg_with_orientation(rgb: np.ndarray, orientation: int) -> bytes:
+    img = Image.fromarray(rgb)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=92, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------- models
+def standin_model(dest: Path) -> Path:
+    subprocess.run([PY, str(Path(__file__).with_name("standin_model.py")), str(dest)], check=True,
+                   capture_output=True)
+    return dest
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def read_manifest(model_dir: Path) -> dict:
+    return json.loads((model_dir / "manifest.json").read_text())

