@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CONTENT_DIR, STYLE_DIR = "photos", "paintings"   # the sub-folders of a data root (as in ../shared/data)
 HELD_OUT_PERCENT = 5                              # of each folder, chosen by file-name hash
 ENCODER_FILE = "vgg16-encoder-fp16.pt"           # the frozen encoder's weights as travelled to the GPU machine
+PAYLOAD_MIB = 62                                  # what one device call may send (64 MiB), less a margin
 
 
 class DataError(ValueError):
@@ -211,6 +213,25 @@ def load_encoder_file(path: Path) -> dict[str, torch.Tensor]:
     return {k: v.float() for k, v in state.items()}
 
 
+def tree_files(repo: Path) -> list[Path]:
+    """What the GPU machine's tool sends besides carried paths: tracked and untracked-not-ignored files."""
+    out = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"], cwd=repo, check=True,
+                         capture_output=True).stdout.decode()
+    return [(repo / f).resolve() for f in out.split("\0") if f and (repo / f).is_file()]
+
+
+def payload_parts_mib(repo: Path, encoder: Path, weights: Path, state: Path) -> dict[str, float]:
+    """What a device run sends besides the training JPEGs, in MiB. The weights and the training state travel
+    in the tree once committed; before they exist (first run) they are counted at their known sizes."""
+    tree = tree_files(repo)
+    parts = {"tree": sum(p.stat().st_size for p in tree), "encoder": 20_000_000}
+    for name, path, size in (("encoder", encoder, 20_000_000), ("weights", weights, 16_100_000),
+                             ("training state", state, 8_500_000)):
+        path = (repo / path).resolve()
+        parts[name] = 0 if path in tree else (path.stat().st_size if path.exists() else size)
+    return {k: v / 2**20 for k, v in parts.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.data", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -218,22 +239,38 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--src", type=Path, default=Path("../shared/data"), help="folder with photos/ and paintings/")
     pr.add_argument("--dst", type=Path, default=Path("data-local/images"), help="output folder (keep it in git-ignored data-local/)")
     pr.add_argument("--encoder-out", type=Path, default=Path("data-local") / ENCODER_FILE)
-    pr.add_argument("--budget-mib", type=float, default=18.0, help="bytes of training JPEGs to write")
+    pr.add_argument("--budget-mib", type=float, default=None,
+                    help=f"MiB of training JPEGs to write (default: what keeps the device payload under {PAYLOAD_MIB} "
+                         "MiB, given the tree, --encoder-out, --weights and --state)")
+    pr.add_argument("--weights", type=Path, default=Path("model/checkpoints/sanet-vgg16.safetensors"),
+                    help="the checkpoint the device run resumes from and writes (travels in the tree)")
+    pr.add_argument("--state", type=Path, default=Path("model/checkpoints/training/train_state.pt"),
+                    help="the device run's training state (travels in the tree once committed)")
     pr.add_argument("--seed", type=int, default=0, help="which subset: change it between runs to see more images")
     pr.add_argument("--short-side", type=int, default=256)
     pr.add_argument("--quality", type=int, default=85)
     pr.add_argument("--no-encoder", action="store_true", help=f"do not (re)write {ENCODER_FILE}")
     args = p.parse_args(argv)
+    if not args.no_encoder:
+        size = export_encoder(args.encoder_out)
+        print(f"encoder: {args.encoder_out} ({size / 2**20:.1f} MiB)")
+    budget = args.budget_mib
+    if budget is None:
+        parts = payload_parts_mib(Path.cwd(), args.encoder_out, args.weights, args.state)
+        budget = PAYLOAD_MIB - sum(parts.values())
+        print(f"device payload: {', '.join(f'{k} {v:.1f}' for k, v in parts.items())} MiB; "
+              f"{budget:.1f} MiB left for training images (limit {PAYLOAD_MIB} MiB)")
+        if budget < 2:
+            print(f"error: only {budget:.1f} MiB of the device payload is left for images; make room "
+                  f"(is a checkpoint besides {args.weights} in the tree?) or pass --budget-mib", file=sys.stderr)
+            return 2
     try:
-        summary = prepare(args.src, args.dst, args.budget_mib, args.seed, args.short_side, args.quality)
+        summary = prepare(args.src, args.dst, budget, args.seed, args.short_side, args.quality)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{summary['train_photos']} photos + {summary['train_paintings']} paintings "
           f"({summary['train_bytes'] / 2**20:.1f} MiB) and {summary['held_out']} held-out images in {args.dst}")
-    if not args.no_encoder:
-        size = export_encoder(args.encoder_out)
-        print(f"encoder: {args.encoder_out} ({size / 2**20:.1f} MiB)")
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,6 +31,7 @@ GRAPHS = {
 QUANTIZATIONS = (None, "float16", "uint8", "mixed")
 # "mixed": uint8 everywhere except the layers nearest the pixels, whose errors show most directly: the encoder's
 # input transform and first block, and the decoder's last two convs. Patterns match TF.js weight names.
+TAP_SCALES = ["*/relu*_scale/*"]
 MIXED_FLOAT16 = ["*/encoder_0/*", "*/encoder_2/*", "*/encoder_5/*", "*/decoder_25/*", "*/decoder_28/*"]
 
 
@@ -67,13 +69,18 @@ def quantization_map(quantize: str | None) -> dict | None:
         raise ExportError(f"unknown quantization {quantize!r}; choose float16, uint8 or mixed")
     if quantize is None:
         return None
-    if quantize == "mixed":
-        return {"uint8": True, "float16": MIXED_FLOAT16}
-    return {quantize: True}
+    if quantize == "float16":
+        return {"float16": True}
+    # The encoder's per-channel tap scales span ~50x within one vector; one uint8 step per tensor would cost
+    # the small ones ~10%, so these two 512-vectors stay float16 (2 KB).
+    return {"uint8": True, "float16": TAP_SCALES + (MIXED_FLOAT16 if quantize == "mixed" else [])}
 
 
 def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None) -> None:
     """Write out_dir/{encoder,transform,decoder}/model.json + shards via a SavedModel with three signatures."""
+    # tensorflowjs imports tensorflow_decision_forests, whose welcome banner imports IPython when stdout is
+    # not a terminal (pytest, CI); the variable skips the banner.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
 
     graphs = _Graphs(model)
@@ -177,6 +184,9 @@ def export_tfjs(model: SANetTF, out: Path, *, name: str, trained: bool, descript
     }
     if quantize == "mixed":
         manifest["quantization_layers"] = detail
+    elif quantize == "uint8":
+        manifest["quantization_note"] = ("uint8 (affine, per tensor) for every weight except the encoder's tap "
+                                         "scale vectors, which are float16")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     for old in out.iterdir():   # older exports: version directories holding our three graphs
         if old.is_dir() and old.name != version and (old / "encoder" / "model.json").is_file():

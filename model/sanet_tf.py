@@ -48,6 +48,11 @@ class Conv(tf.Module):
             return tf.nn.bias_add(tf.nn.conv2d(x, self.kernel, 1, "VALID"), self.bias)
 
 
+def _tap_channels(encoder: str) -> dict[str, int]:
+    convs = {l.name: l.cout for l in encoder_layers(encoder) if l.kind == "conv"}
+    return {tap: convs["conv" + tap[4:]] for tap in tap_indices(encoder)}
+
+
 class Encoder(tf.Module):
     """VGG to relu5_1 (NHWC); `__call__` returns the taps as a dict."""
 
@@ -62,6 +67,10 @@ class Encoder(tf.Module):
             elif layer.kind == "conv":
                 self.convs[str(layer.index)] = Conv(str(layer.index), layer.cin, layer.cout, 3, f"encoder_{layer.index}")
         self.taps = {idx: name for name, idx in tap_indices(encoder).items()}
+        # Per-channel scale of each tap (the encoder normalisation, kept out of the conv weights: see
+        # weights.unfold_encoder_scales); ones when the encoder is not normalised this way.
+        self.tap_scales = {name: tf.Variable(tf.ones([cout]), name=f"{name}.scale")
+                           for name, cout in _tap_channels(encoder).items()}
 
     def __call__(self, x: tf.Tensor, upto: str = "relu5_1") -> dict[str, tf.Tensor]:
         last = tap_indices(self.encoder_name)[upto]
@@ -76,7 +85,9 @@ class Encoder(tf.Module):
             elif layer.kind == "pool":   # 2x2 stride 2; SAME pads bottom/right only = PyTorch's ceil_mode
                 x = tf.nn.max_pool2d(x, 2, 2, "SAME")
             if layer.index in self.taps:
-                feats[self.taps[layer.index]] = x
+                name = self.taps[layer.index]
+                with tf.name_scope(f"{name}_scale"):
+                    feats[name] = x * self.tap_scales[name]
             if layer.index == last:
                 break
         return feats
@@ -269,23 +280,39 @@ def _conv_modules(model: SANetTF) -> dict[str, Conv]:
     return convs
 
 
-def load_torch_weights(model: SANetTF, encoder_state: dict, transform_state: dict, decoder_state: dict) -> None:
+def _numpy(value) -> np.ndarray:
+    value = value.detach().cpu().numpy() if hasattr(value, "detach") else value
+    return np.asarray(value, dtype=np.float32)
+
+
+def load_torch_weights(model: SANetTF, encoder_state: dict, transform_state: dict, decoder_state: dict,
+                       encoder_scales: dict[str, list[float]] | None = None) -> None:
     """Copy PyTorch state dicts into the TF model: '<key>.weight' (OIHW) -> kernel (HWIO), '<key>.bias' -> bias.
 
     Every TF variable must receive a tensor of its shape and every PyTorch tensor must be used: no silent skips.
+    With `encoder_scales` (the normalisation folded into `encoder_state`), the encoder gets the unfolded
+    weights and each tap its scale vector instead: the same function, but quantizable (see
+    weights.unfold_encoder_scales).
     """
+    if encoder_scales:
+        from .weights import unfold_encoder_scales
+
+        encoder_state = unfold_encoder_scales(encoder_state, encoder_scales, model.encoder_name)
+    for tap, variable in model.encoder.tap_scales.items():
+        conv = "conv" + tap[4:]
+        scale = np.asarray(encoder_scales[conv] if encoder_scales else np.ones(variable.shape), np.float32)
+        if scale.shape != tuple(variable.shape):
+            raise ValueError(f"encoder scales for {conv}: {scale.shape}, expected {variable.shape.as_list()}")
+        variable.assign(scale)
     states = {"encoder": encoder_state, "transform": transform_state, "decoder": decoder_state}
-    used = {part: set() for part in states}
+    used: dict[str, set] = {part: set() for part in states}
     for full_key, conv in _conv_modules(model).items():
         part, key = full_key.split(".", 1)
         state = states[part]
         for suffix in ("weight", "bias"):
             if f"{key}.{suffix}" not in state:
                 raise KeyError(f"{part} state dict has no {key}.{suffix} for the TF variable {conv.key}")
-        weight = np.asarray(state[f"{key}.weight"].detach().cpu().numpy() if hasattr(state[f"{key}.weight"], "detach")
-                            else state[f"{key}.weight"], dtype=np.float32)
-        bias = np.asarray(state[f"{key}.bias"].detach().cpu().numpy() if hasattr(state[f"{key}.bias"], "detach")
-                          else state[f"{key}.bias"], dtype=np.float32)
+        weight, bias = _numpy(state[f"{key}.weight"]), _numpy(state[f"{key}.bias"])
         kernel = weight.transpose(2, 3, 1, 0)                                # OIHW -> HWIO
         if kernel.shape != tuple(conv.kernel.shape) or bias.shape != tuple(conv.bias.shape):
             raise ValueError(f"{part}.{key}: PyTorch weight {list(weight.shape)} / bias {list(bias.shape)} do not "
@@ -303,7 +330,7 @@ def from_torch(torch_model) -> SANetTF:
     """A SANetTF holding the weights of a PyTorch SANetModel."""
     model = SANetTF(torch_model.encoder_name)
     load_torch_weights(model, torch_model.encoder.state_dict(), torch_model.transform.state_dict(),
-                       torch_model.decoder.state_dict())
+                       torch_model.decoder.state_dict(), getattr(torch_model, "encoder_scales", None))
     return model
 
 

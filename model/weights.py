@@ -256,6 +256,18 @@ def apply_encoder_scales(encoder_state: dict[str, torch.Tensor], scales: dict[st
     return state
 
 
+def unfold_encoder_scales(encoder_state: dict[str, torch.Tensor], scales: dict[str, list[float]],
+                          encoder: str = "vgg16") -> dict[str, torch.Tensor]:
+    """The inverse of apply_encoder_scales: the unscaled weights (tap i then equals relu_i * s_i).
+
+    The export uses it: folded scales spread a conv's weights over ~4 orders of magnitude (s_l[o] / s_l-1[i]),
+    which per-tensor uint8 quantization cannot represent; the unscaled ImageNet weights quantize well and the
+    scales become one per-channel multiply on each output tap.
+    """
+    inverse = {name: [1.0 / v for v in values] for name, values in scales.items()}
+    return apply_encoder_scales(encoder_state, inverse, encoder)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # model construction and our checkpoint
 

@@ -13,7 +13,6 @@ Templates ask for URLs with `asset_url('css/site.css')`; a name that is not in s
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -33,9 +32,6 @@ class AssetEntry:
     data: bytes | None = None
     size: int = 0
     mtime_ns: int = 0
-
-    def stamp(self) -> list[int]:
-        return [self.size, self.mtime_ns]
 
 
 class AssetError(LookupError):
@@ -166,32 +162,13 @@ def content_asset_files(site_dir: Path) -> list[Path]:
 
 # --- copying -------------------------------------------------------------------------------------------
 
-MANIFEST_NAME = "static-manifest.json"
+def copy_assets(plan: AssetPlan, dest: Path, previous: Path | None) -> int:
+    """Write every asset into `dest` (a fresh directory); returns how many files were really copied.
 
-
-def read_manifest(cache_dir: Path) -> dict[str, list[int]]:
-    try:
-        return json.loads((cache_dir / MANIFEST_NAME).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def write_manifest(cache_dir: Path, manifest: dict[str, list[int]]) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(manifest, sort_keys=True))
-    os.replace(tmp, cache_dir / MANIFEST_NAME)
-
-
-def copy_assets(plan: AssetPlan, dest: Path, previous: Path | None,
-                manifest: dict[str, list[int]]) -> tuple[dict[str, list[int]], int]:
-    """Write every asset into `dest` (a fresh directory).
-
-    A file unchanged since the previous build (same size and mtime as recorded in `manifest`) is
-    hard-linked from the previous output instead of copied, so a 20 MB model costs nothing to rebuild.
-    Returns the new manifest and how many files were really copied.
+    Copies keep their source's modification time, so a file whose previous copy has the same size and
+    time is unchanged: it is hard-linked from the previous output instead of copied again, and a 20 MB
+    model costs nothing to rebuild. (With SOURCE_DATE_EPOCH, output times are clamped and files are copied.)
     """
-    new_manifest: dict[str, list[int]] = {}
     copied = 0
     made_dirs: set[Path] = set()
     for out, entry in plan.entries.items():
@@ -202,18 +179,17 @@ def copy_assets(plan: AssetPlan, dest: Path, previous: Path | None,
         if entry.src is None:
             target.write_bytes(entry.data or b"")
             continue
-        old = previous / out if previous is not None else None
-        if old is not None and manifest.get(out) == entry.stamp() and old.is_file():
+        if previous is not None:
             try:
-                os.link(old, target)
-                new_manifest[out] = entry.stamp()
-                continue
+                old = os.stat(previous / out)
+                if old.st_size == entry.size and old.st_mtime_ns == entry.mtime_ns:
+                    os.link(previous / out, target)
+                    continue
             except OSError:
-                pass  # another filesystem, or links not allowed: fall back to copying
-        shutil.copyfile(entry.src, target)
+                pass  # no previous copy, another filesystem, or links not allowed: copy
+        shutil.copy2(entry.src, target)
         copied += 1
-        new_manifest[out] = entry.stamp()
-    return new_manifest, copied
+    return copied
 
 
 def write_file_atomic(path: Path, data: bytes) -> None:
@@ -227,5 +203,5 @@ def write_file_atomic(path: Path, data: bytes) -> None:
 def copy_file_atomic(src: Path, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    shutil.copyfile(src, tmp)
+    shutil.copy2(src, tmp)
     os.replace(tmp, path)

@@ -7,7 +7,6 @@ times), never on the clock, the order workers finish in, or the machine.
 """
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import shutil
@@ -15,12 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assets import copy_assets, read_manifest, write_manifest
+from .assets import copy_assets
 from .errors import BuildFailed, SourceError
 from .site import PageResult, Site, source_date_epoch
 
 DEFAULT_OUT = "_site"
-CACHE_DIR = ".cache/site_builder"
 # Below this many pages, starting worker processes costs more than it saves.
 PARALLEL_MIN_PAGES = 48
 
@@ -43,16 +41,19 @@ def _render_in_worker(index: int) -> PageResult:
     """Runs in a forked worker that inherited the loaded Site (templates compiled, parser configured)."""
     assert _WORKER_SITE is not None
     result = _WORKER_SITE.render_page(_WORKER_SITE.pages[index])
-    return _finish(result, _WORKER_OUT)
+    return _finish(result, _WORKER_OUT, _WORKER_SITE.feed_sources)
 
 
-def _finish(result: PageResult, out: Path | None) -> PageResult:
-    """Write the page now if there is somewhere to write it, and drop the HTML that need not travel back."""
+def _finish(result: PageResult, out: Path | None, keep_body: set[str]) -> PageResult:
+    """Write the page now if there is somewhere to write it, and drop what need not travel back
+    (the HTML once written, and the body unless the feed shows it)."""
     if out is not None and result.html and not result.errors:
         target = out / result.output
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(result.html, encoding="utf-8")
         result.html = ""
+    if result.source not in keep_body:
+        result.body = ""
     return result
 
 
@@ -65,7 +66,7 @@ def render_pages(site: Site, indexes: list[int], out: Path | None, jobs: int | N
     global _WORKER_SITE, _WORKER_OUT
     jobs = jobs or default_jobs()
     if jobs <= 1 or len(indexes) < PARALLEL_MIN_PAGES or "fork" not in multiprocessing.get_all_start_methods():
-        return [_finish(site.render_page(site.pages[i]), out) for i in indexes]
+        return [_finish(site.render_page(site.pages[i]), out, site.feed_sources) for i in indexes]
     _WORKER_SITE, _WORKER_OUT = site, out
     try:
         # fork: workers start instantly with the parsed templates and configured parser already in memory.
@@ -111,18 +112,29 @@ def clamp_times(root: Path, epoch: float) -> None:
     os.utime(root, (epoch, epoch))
 
 
-def cache_dir_for(site_dir: Path, out: Path) -> Path:
-    key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:12]
-    return site_dir / CACHE_DIR / key
-
-
 # -- the pipeline ---------------------------------------------------------------------------------------
+def merge_template_errors(errors: list[SourceError]) -> list[SourceError]:
+    """A broken layout fails on every page: report each template problem once, saying how many pages hit it."""
+    merged: dict[tuple, list] = {}
+    others = []
+    for error in errors:
+        head, sep, _ = error.message.rpartition(" (rendering ")
+        if error.path.startswith("templates/") and sep:
+            merged.setdefault((error.path, error.line, head), []).append(error)
+        else:
+            others.append(error)
+    for (path, line, head), group in merged.items():
+        extra = f" and {len(group) - 1} other page(s)" if len(group) > 1 else ""
+        first = group[0].message.rpartition(" (rendering ")[2].removesuffix(")")
+        others.append(SourceError(path, line, f"{head} (rendering {first}{extra})"))
+    return others
+
+
 def collect(site: Site, results: list[PageResult]) -> tuple[dict[str, PageResult], dict[str, bytes], list[SourceError]]:
     """Site-wide steps after rendering: generated files and the link check; returns every error."""
     by_source = {r.source: r for r in results}
     errors = list(site.load_errors) + site.layout_errors()
-    for r in results:
-        errors.extend(r.errors)
+    errors.extend(merge_template_errors([e for r in results for e in r.errors]))
     generated = site.generated_files({r.source: r.body for r in results})
     errors.extend(site.check_links(by_source, set(generated)))
     return by_source, generated, errors
@@ -153,13 +165,11 @@ def write_site(site: Site, out: Path, jobs: int | None = None) -> BuildReport:
             raise BuildFailed(errors)
         for name, data in generated.items():
             (tmp / name).write_bytes(data)
-        cache = cache_dir_for(site.site_dir, out)
-        manifest, copied = copy_assets(site.plan, tmp, out if out.is_dir() else None, read_manifest(cache))
+        copied = copy_assets(site.plan, tmp, out if out.is_dir() else None)
         epoch = source_date_epoch()
         if epoch is not None:
             clamp_times(tmp, epoch.timestamp())
         swap_in(tmp, out)
-        write_manifest(cache, manifest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

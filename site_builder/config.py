@@ -6,6 +6,7 @@ ignored is the hardest kind of bug for an author to find.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,18 +36,18 @@ class SiteConfig:
     fingerprint_dirs: tuple[str, ...] = ("css", "js")
     bundle_dirs: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def url(self) -> str:
         """Scheme and host without a path (Jekyll's `site.url`)."""
         parts = urlsplit(self.base_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    @property
+    @cached_property
     def base_path(self) -> str:
         """Path every internal URL starts with, with slashes at both ends: `/repo/` (or `/`)."""
         return urlsplit(self.base_url).path
 
-    @property
+    @cached_property
     def baseurl(self) -> str:
         """Jekyll's `site.baseurl`: the base path without its trailing slash (`/repo`, or empty at a root)."""
         return self.base_path.rstrip("/")

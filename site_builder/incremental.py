@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from . import frontmatter
-from pathlib import PurePosixPath
-
-from . import highlight
+from . import frontmatter, highlight
 from .assets import STATIC_DIR, content_asset_files, copy_file_atomic, plan_assets, under_any, write_file_atomic
-from .build import collect, render_pages, write_site
+from .build import render_pages, write_site
 from .config import CONFIG_FILE
 from .errors import BuildFailed, SourceError
+from .feeds import FEED_ENTRIES
 from .pages import CONTENT_DIR, read_page
 from .site import GENERATED_CSS, PageResult, Site
 from .templates import TEMPLATES_DIR
@@ -29,6 +27,9 @@ WATCHED = (CONFIG_FILE, CONTENT_DIR, TEMPLATES_DIR, STATIC_DIR)
 
 
 class IncrementalBuilder:
+    """The last good build kept in memory (loaded site, every page's links and ids, a snapshot of the
+    sources), so an edit is compared with it and only the difference is rendered and written."""
+
     def __init__(self, site_dir: Path, out: Path, drafts: bool = False, base_url: str | None = None):
         self.site_dir = site_dir.resolve()
         self.out = out.absolute()
@@ -45,23 +46,33 @@ class IncrementalBuilder:
     def scan(self) -> dict[str, tuple[int, int]]:
         """(mtime, size) of every watched file, keyed by path relative to the site directory."""
         found: dict[str, tuple[int, int]] = {}
+        prefix = len(str(self.site_dir)) + 1
+
+        def walk(directory: str) -> None:
+            try:
+                entries = list(os.scandir(directory))
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") or name.endswith(("~", ".swp")):
+                    continue
+                try:
+                    if entry.is_dir():
+                        walk(entry.path)
+                    else:
+                        st = entry.stat()
+                        found[entry.path[prefix:].replace(os.sep, "/")] = (st.st_mtime_ns, st.st_size)
+                except FileNotFoundError:
+                    continue
+
         for top in WATCHED:
             root = self.site_dir / top
             if root.is_file():
                 st = root.stat()
                 found[top] = (st.st_mtime_ns, st.st_size)
-                continue
-            for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                for name in filenames:
-                    if name.startswith(".") or name.endswith(("~", ".swp")):
-                        continue
-                    path = os.path.join(dirpath, name)
-                    try:
-                        st = os.stat(path)
-                    except FileNotFoundError:
-                        continue
-                    found[os.path.relpath(path, self.site_dir).replace(os.sep, "/")] = (st.st_mtime_ns, st.st_size)
+            else:
+                walk(str(root))
         return found
 
     # -- entry points -----------------------------------------------------------------------------------
@@ -98,6 +109,9 @@ class IncrementalBuilder:
     def _remember(self, site: Site, results: dict[str, PageResult], snapshot: dict[str, tuple[int, int]]) -> None:
         self.site, self.results, self.snapshot, self.error = site, results, snapshot, None
         self.generated = site.generated_files({s: r.body for s, r in results.items()})
+        # Workers did the rendering; render one page here too so the first edit finds parsers and lexers loaded.
+        if site.pages:
+            site.render_page(max(site.pages, key=lambda p: p.mtime_ns))
 
     def _full(self, snapshot: dict[str, tuple[int, int]]) -> str:
         site = Site.load(self.site_dir, drafts=self.drafts, base_url=self.base_url)
@@ -155,19 +169,27 @@ class IncrementalBuilder:
             changed_outputs, removed_outputs = set(), set()
 
         # Render in memory first; nothing is written unless everything succeeds.
-        old_pages, old_plan = site.pages, site.plan
-        site.set_pages(pages)
+        old_pages, old_plan = list(site.pages), site.plan
+        for page in pages:
+            if site.by_source.get(page.source) is not page:
+                site.replace_page(page)  # same listing, so everything derived from the page list still holds
         site.plan = plan
         try:
             indexes = [i for i, p in enumerate(site.pages) if p.source in rerender]
             fresh = render_pages(site, indexes, None)
             results = dict(self.results)
             results.update({r.source: r for r in fresh})
-            _, generated, errors = collect(site, list(results.values()))
+            errors = list(site.load_errors) + [e for r in fresh for e in r.errors]
+            errors += site.check_links(results, set(self.generated))
             if errors:
                 raise BuildFailed(errors)
+            generated = dict(self.generated)
+            if {p.source for p in site.posts[:FEED_ENTRIES]} & rerender:
+                generated["feed.xml"] = site.feed_xml({s: r.body for s, r in results.items()})
         except BaseException:
-            site.set_pages(old_pages)
+            for page in old_pages:
+                if site.by_source.get(page.source) is not page:
+                    site.replace_page(page)
             site.plan = old_plan
             raise
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import SourceError
@@ -27,23 +28,35 @@ class LinkSource:
     output: str | None  # output file of that page, for same-page anchors
 
 
+@lru_cache(maxsize=65536)
+def _candidates(href: str, page_url: str, base_path: str) -> tuple[tuple[str, ...] | None, str, str | None]:
+    """Where a link may point, as output files to look for; cached because serve re-checks every link often."""
+    if href.startswith("//"):
+        return None, "", None
+    if ":" in href.split("/", 1)[0] and urlsplit(href).scheme:
+        return None, "", None  # http:, mailto: ... are someone else's business
+    if href.startswith(base_path) and not any(c in href for c in "?#%") and "/." not in href:
+        path, fragment = href, ""  # the common case, already a clean absolute path
+    else:
+        target = urlsplit(urljoin("http://site.invalid" + page_url, href))
+        path, fragment = unquote(target.path), unquote(target.fragment)
+    if not path.startswith(base_path):
+        return (), fragment, f"points outside the site's base path {base_path}"
+    rel = path[len(base_path):]
+    if rel == "" or rel.endswith("/"):
+        return (rel + "index.html",), fragment, None
+    return (rel, rel + "/index.html", rel + ".html"), fragment, None
+
+
 def resolve(href: str, page_url: str, base_path: str, outputs: set[str]) -> tuple[str | None, str, str | None]:
     """-> (output file or None, fragment, problem or None). Returns ("", "", None) for external links."""
-    parts = urlsplit(href)
-    if parts.scheme in _SKIP_SCHEMES or href.startswith("//"):
+    candidates, fragment, problem = _candidates(href, page_url, base_path)
+    if candidates is None:
         return "", "", None
-    if parts.scheme:
-        return "", "", None  # other schemes are someone else's business
-    target = urlsplit(urljoin("http://site.invalid" + page_url, href))
-    path, fragment = unquote(target.path), unquote(target.fragment)
-    if not path.startswith(base_path):
-        return None, fragment, f"points outside the site's base path {base_path}"
-    rel = path[len(base_path):]
-    candidates = [rel + "index.html"] if rel == "" or rel.endswith("/") else [rel, rel + "/index.html", rel + ".html"]
     for candidate in candidates:
         if candidate in outputs:
             return candidate, fragment, None
-    return None, fragment, None
+    return None, fragment, problem
 
 
 def check_links(items: list[tuple[LinkSource, str, int, str]], outputs: set[str],
@@ -64,7 +77,7 @@ def check_links(items: list[tuple[LinkSource, str, int, str]], outputs: set[str]
             detail = problem or "no page or file there"
             errors.append(SourceError(where.source, line, f"{what}: '{href}' ({detail})"))
             continue
-        if fragment and target.endswith(".html") and fragment not in ids.get(target, ()):
+        if fragment and target in ids and fragment not in ids[target]:
             errors.append(SourceError(where.source, line,
                                       f"broken anchor: '{href}' (no id '{fragment}' on that page)"))
     return errors

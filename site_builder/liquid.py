@@ -27,13 +27,14 @@ INCLUDE_TOKEN_RE = re.compile(r"\x02I(\d+)\x03")
 _RAW_TAG = re.compile(r"\{%-?\s*(?:raw|endraw)\s*-?%\}")
 _HIGHLIGHT = re.compile(r"\{%-?\s*highlight\s+([\w+#.-]+)[^%]*?-?%\}[ \t]*\n?(.*?)\{%-?\s*endhighlight\s*-?%\}", re.S)
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})")
+_NO_BLANK = r"(?:[^\n]|\n(?![ \t]*\n))"  # any character, but a span never crosses a blank line
 _INLINE = re.compile(
     r"(?P<raw>\{%-?\s*raw\s*-?%\}(?P<rawbody>.*?)\{%-?\s*endraw\s*-?%\})"
     r"|(?P<comment>\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\})"
-    r"|(?P<code>(?P<ticks>`+)(?!`).+?(?<!`)(?P=ticks)(?!`))"
-    r"|(?P<dmath>\$\$(?:[^$]|\$(?!\$))+?\$\$)"
-    r"|(?P<bmath>\\\[.+?\\\])"
-    r"|(?P<pmath>\\\(.+?\\\))"
+    rf"|(?P<code>(?P<ticks>`+)(?!`){_NO_BLANK}+?(?<!`)(?P=ticks)(?!`))"
+    r"|(?P<dmath>\$\$(?:[^$\n]|\n(?![ \t]*\n)|\$(?!\$))+?\$\$)"
+    rf"|(?P<bmath>\\\[{_NO_BLANK}+?\\\])"
+    rf"|(?P<pmath>\\\({_NO_BLANK}+?\\\))"
     r"|(?P<math>(?<![\\$])\$(?![\s$])(?:[^$\n]|\n(?![ \t]*\n))*?(?<![\s\\])\$)",
     re.S,
 )

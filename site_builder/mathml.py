@@ -45,6 +45,26 @@ def _words(class_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", class_name.removesuffix("Error")).lower()
 
 
+_BAR = '<mo stretchy="true">&#x000AF;</mo>'
+_MOVER_TAG = re.compile(r"<mover[^>]*>|</mover>")
+
+
+def _accent_bars(mathml: str) -> str:
+    """Mark the `<mover>` of \\bar/\\overline as an accent, so browsers set the bar tight over its base."""
+    opens: list[int] = []
+    accents: list[int] = []
+    for m in _MOVER_TAG.finditer(mathml):
+        if m[0] != "</mover>":
+            opens.append(m.start())
+        else:
+            start = opens.pop()
+            if mathml.endswith(_BAR, 0, m.start()) and mathml.startswith("<mover>", start):
+                accents.append(start)
+    for start in sorted(accents, reverse=True):
+        mathml = mathml[:start] + '<mover accent="true">' + mathml[start + len("<mover>"):]
+    return mathml
+
+
 @lru_cache(maxsize=8192)
 def tex_to_mathml(tex: str, display: bool = False) -> str:
     """Return a `<math>` element for `tex`; raise MathError if it would not render as written."""
@@ -66,4 +86,4 @@ def tex_to_mathml(tex: str, display: bool = False) -> str:
         if want is not None and len(element) != want:
             raise MathError(f"incomplete expression: <{name}> needs {want} parts, got {len(element)} "
                             f"(a missing argument, e.g. \\frac{{a}} without its denominator?)")
-    return mathml
+    return _accent_bars(mathml)

@@ -10,7 +10,7 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -106,9 +106,19 @@ class Site:
         self.pages = pages
         self.by_source = {p.source: p for p in pages}
         self.posts = [p for p in pages if p.kind == "post"]
+        self.post_index = {p.source: i for i, p in enumerate(self.posts)}
+        self.feed_sources = {p.source for p in self.posts[:feeds.FEED_ENTRIES]}
         newest = max((p.date for p in pages if p.date), default=None)
         self.site_time = self.time or newest or _EPOCH
         self.site_view = self._site_view()
+
+    def replace_page(self, page: Page) -> None:
+        """Swap in a re-read page whose listing (title, date, URL ...) is unchanged: a cheap set_pages()."""
+        i = next(i for i, p in enumerate(self.pages) if p.source == page.source)
+        self.pages[i] = page
+        self.by_source[page.source] = page
+        if page.kind == "post":
+            self.posts[self.post_index[page.source]] = page
 
     def _virtual(self, kind: str, url: str, title: str) -> Page:
         from .pages import url_to_output
@@ -154,7 +164,7 @@ class Site:
         view.update(page.meta.extra)
         view.update(self._summary(page))
         if page.kind == "post":
-            i = self.posts.index(page)
+            i = self.post_index[page.source]
             view["next"] = self._summary(self.posts[i - 1]) if i > 0 else None  # newer
             view["prev"] = self._summary(self.posts[i + 1]) if i + 1 < len(self.posts) else None  # older
         return view
@@ -295,11 +305,14 @@ class Site:
         return [feeds.FeedEntry(p.title, p.url, p.date or _EPOCH, p.meta.summary, bodies.get(p.source, ""),
                                 p.meta.tags) for p in self.posts[:feeds.FEED_ENTRIES]]
 
+    def feed_xml(self, bodies: dict[str, str]) -> bytes:
+        return feeds.atom_feed(self.config, self.feed_entries(bodies), self.site_time).encode()
+
     def generated_files(self, bodies: dict[str, str]) -> dict[str, bytes]:
         """feed.xml, sitemap.xml and robots.txt, from the page list (and the newest posts' bodies)."""
         listed = [(p.url, p.date) for p in sorted(self.pages, key=lambda p: p.url) if p.kind != "404"]
         return {
-            "feed.xml": feeds.atom_feed(self.config, self.feed_entries(bodies), self.site_time).encode(),
+            "feed.xml": self.feed_xml(bodies),
             "sitemap.xml": feeds.sitemap(self.config, listed).encode(),
             "robots.txt": feeds.robots_txt(self.config).encode(),
         }
@@ -312,7 +325,7 @@ class Site:
 
     def check_links(self, results: dict[str, PageResult], generated: set[str]) -> list[SourceError]:
         outputs = set(self.plan.entries) | generated | {r.output for r in results.values()}
-        ids = {r.output: r.ids for r in results.values()}
+        ids = {r.output: r.ids for r in results.values() if not r.errors}  # a failed page's ids are unknown
         items = list(self.nav_links())
         for page in self.pages:
             result = results.get(page.source)

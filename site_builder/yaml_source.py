@@ -22,6 +22,9 @@ def load_yaml(text: str, path: str, first_line: int = 1) -> Any:
         return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        context_mark = getattr(exc, "context_mark", None)
+        if mark is not None and context_mark is not None and mark.line >= text.count("\n"):
+            mark = context_mark  # the problem is "end of file": the line that opened the construct helps more
         line = first_line + mark.line if mark is not None else first_line
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)

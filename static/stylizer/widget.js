@@ -47,7 +47,7 @@ export class Stylizer {
     const manifestUrl = this.root.dataset.model;
     if (!manifestUrl) { this.#engineFailed('This widget has no data-model attribute naming the model manifest.'); return this; }
     this.engine = engineFor(manifestUrl, { vendorUrl: this.vendorUrl, backend: this.backend,
-      warmupResolution: Number(this.el.resolution.value) });
+      warmupResolution: Number(this.el.resolution.min) });
     if (this.engine.info) this.#engineReady(this.engine.info);
     else if (this.engine.error) this.#engineFailed(this.engine.error);
     this.engine.addEventListener('progress', (e) => this.#loadProgress(e.detail));

