@@ -70,7 +70,8 @@ def main() -> None:
     print(f"{'export':<8} {'MB':>7} {'image PSNR dB':>14} {'image max err':>14} {'relu4_1 rel':>12} "
           f"{'relu5_1 rel':>12} {'t rel':>10}")
     for name, r in rows.items():
-        print(f"{name:<8} {r['bytes'] / 1e6:7.2f} {r['image_psnr_db']:14.1f} {r['image_max_rel']:14.2e} "
+        db = "identical" if r["image_psnr_db"] is None else f"{r['image_psnr_db']:.1f}"
+        print(f"{name:<8} {r['bytes'] / 1e6:7.2f} {db:>14} {r['image_max_rel']:14.2e} "
               f"{r['relu4_1_max_rel']:12.2e} {r['relu5_1_max_rel']:12.2e} {r['t_max_rel']:10.2e}")
     if args.json:
         Path(args.json).write_text(json.dumps({"inputs": source, "rows": rows}, indent=2))

@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up chatter is not for CLI users
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "checkpoints" / "sanet-vgg16-init.safetensors"
@@ -92,6 +95,9 @@ def cmd_export(args) -> None:
     if not trained and "untrained" not in description.lower():
         description = "UNTRAINED weights: " + description
     parity = _torch_tf_parity(model, tf_model)
+    if args.saved_model:   # the serving SavedModel (signatures serving_default: float, serving_uint8)
+        from .sanet_tf import save_serving
+        save_serving(tf_model, args.saved_model)
     steps.update()
     manifest = export_tfjs(tf_model, Path(args.out), name=name, trained=trained, description=description,
                            quantize=args.quantize, parity=parity, training=meta.get("training"))
@@ -104,6 +110,11 @@ def cmd_export(args) -> None:
                                 "note": "TF.js graphs (as exported, quantization included) vs float32 TensorFlow"}
     except NodeUnavailable as exc:
         parity["tfjs_vs_tf"] = f"not measured: {exc}"
+    if args.bench:   # bench/quantization.py --json: quality of every quantization option, measured
+        try:
+            parity["quantization_bench"] = json.loads(Path(args.bench).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"--bench {args.bench}: not a readable JSON file ({exc})") from None
     manifest["parity"] = parity
     (Path(args.out) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     steps.update()
@@ -113,7 +124,7 @@ def cmd_export(args) -> None:
 
 
 def _rounded(figures: dict) -> dict:
-    return {k: float(f"{v:.3g}") for k, v in figures.items()}
+    return {k: v if v is None else float(f"{v:.3g}") for k, v in figures.items()}
 
 
 def _torch_tf_parity(model, tf_model) -> dict:
@@ -207,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for manifest.json and <version>/ (e.g. static/model)")
     p.add_argument("--quantize", choices=["float16", "uint8", "mixed"], default=None)
     p.add_argument("--name", help="model name in the manifest")
+    p.add_argument("--bench", help="JSON written by bench/quantization.py --json, copied into the manifest")
+    p.add_argument("--saved-model", help="also write the TensorFlow SavedModel (serving signatures) here")
     p.add_argument("--vgg", help="vgg_normalised.pth, for checkpoints with the vgg19-normalised encoder")
     p.set_defaults(run=cmd_export)
 
@@ -232,7 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("train", "evaluate"):   # everything after the command belongs to that module
+        args = argparse.Namespace(run=_dispatch(argv[0]), rest=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     from .images import ImageError
     from .weights import WeightsError
 

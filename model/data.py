@@ -207,9 +207,15 @@ def load_encoder_file(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"encoder weights file {path} does not exist (make it with: python -m model.data prepare)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise DataError(f"encoder weights file {path} does not hold a state dict of tensors")
+    from .weights import WeightsError, check_state, encoder_shapes
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        check_state(state, encoder_shapes("vgg16"), f"encoder weights file {path}")
+    except WeightsError as e:
+        raise DataError(str(e)) from None
+    except Exception as e:  # torch raises several types for files that are not checkpoints
+        raise DataError(f"encoder weights file {path} is not a readable PyTorch file ({e})") from None
     return {k: v.float() for k, v in state.items()}
 
 
@@ -224,7 +230,7 @@ def payload_parts_mib(repo: Path, encoder: Path, weights: Path, state: Path) -> 
     """What a device run sends besides the training JPEGs, in MiB. The weights and the training state travel
     in the tree once committed; before they exist (first run) they are counted at their known sizes."""
     tree = tree_files(repo)
-    parts = {"tree": sum(p.stat().st_size for p in tree), "encoder": 20_000_000}
+    parts = {"tree": sum(p.stat().st_size for p in tree)}
     for name, path, size in (("encoder", encoder, 20_000_000), ("weights", weights, 16_100_000),
                              ("training state", state, 8_500_000)):
         path = (repo / path).resolve()

@@ -127,7 +127,7 @@ def _name_signature(model_json: Path, function, inputs: list[str], outputs: list
         raise ExportError(f"{model_json}: signature {sorted(new_inputs)} -> {sorted(new_outputs)}, "
                           f"expected {inputs} -> {outputs}")
     spec["signature"] = {"inputs": new_inputs, "outputs": new_outputs}
-    model_json.write_text(json.dumps(spec))
+    model_json.write_text(json.dumps(spec, sort_keys=True))   # the converter's key order varies run to run
 
 
 def quantization_detail(out_dir: Path) -> dict:

@@ -97,5 +97,6 @@ def psnr(a: np.ndarray, ref: np.ndarray) -> float:
 
 def compare(outputs: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> dict:
     figures = {f"{k}_max_rel": max_rel(outputs[k], reference[k]) for k in OUTPUTS}
-    figures["image_psnr_db"] = psnr(outputs["image"], reference["image"])
+    db = psnr(outputs["image"], reference["image"])
+    figures["image_psnr_db"] = db if math.isfinite(db) else None   # identical: JSON has no infinity
     return figures

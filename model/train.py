@@ -332,9 +332,10 @@ def write_grid(model: SANetModel, data: Path, size: int, png_path: Path, device,
 def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     args = parse_args(argv)
+    from .weights import WeightsError
     try:
         return train(args, t0)
-    except DataError as e:
+    except (DataError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -307,6 +307,7 @@ export class Stylizer {
 
   #showResult(r, contentBitmap, p) {
     const el = this.el;
+    this.lastResult = { width: r.width, height: r.height, ms: r.ms, backend: r.backend, tensors: r.tensors };
     el.result.width = r.width;
     el.result.height = r.height;
     el.result.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height), 0, 0);

@@ -14,7 +14,7 @@ const S = {
   maxResolution: 1024, styleCache: new Map(), pixelCache: new Map(), queue: [], current: null, ready: null,
 };
 const STYLE_CACHE_SIZE = 4;
-const PIXEL_CACHE_SIZE = 6;
+const PIXEL_CACHE_SIZE = 4; // decoded images (float RGB, up to 2048 px): content + style of the last two choices
 
 class Cancelled extends Error {}
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
@@ -146,7 +146,7 @@ function transform(c4, s4, c5, s5) {
 }
 function decode(t) {
   const g = S.manifest.graphs.decoder;
-  return tf.clipByValue(S.models.decoder.execute({ [g.inputs[0]]: t }, g.outputs[0]), 0, 1);
+  return tf.tidy(() => tf.clipByValue(S.models.decoder.execute({ [g.inputs[0]]: t }, g.outputs[0]), 0, 1));
 }
 
 /** Pixels (RGB floats) resized with the Python pipeline's filter, reflection-padded: a (1, H', W', 3) tensor. */
@@ -270,7 +270,7 @@ async function runJob(job) {
     try {
       const r = await stylizeOnce(job, resolution);
       post({ type: 'result', id: job.id, width: r.width, height: r.height, pixels: r.pixels.buffer, resolution,
-        backend: S.backend, ms: r.ms, notice: notices.join(' ') }, [r.pixels.buffer]);
+        backend: S.backend, ms: r.ms, notice: notices.join(' '), tensors: tf.memory().numTensors }, [r.pixels.buffer]);
       return;
     } catch (e) {
       if (e instanceof Cancelled) { post({ type: 'cancelled', id: job.id }); return; }

@@ -116,6 +116,9 @@ def test_article_samples_controls_download(browser, site):
         set_control(page, "alpha", 1)
         stylize(page)                                     # same settings again (style encoding reused): same image
         assert np.abs(result(page).astype(int) - a).max() <= 1
+        tensors = page.evaluate("document.querySelector('.stylizer').stylizer.lastResult.tensors")
+        stylize(page)
+        assert page.evaluate("document.querySelector('.stylizer').stylizer.lastResult.tensors") == tensors, "tensor leak"
 
         with page.expect_download() as dl:
             root.locator("[data-action=download]").click()
@@ -280,8 +283,9 @@ def test_keyboard_labels_focus_and_narrow_screens(browser, site):
         status = page.locator("[data-role=status]")
         assert status.get_attribute("aria-live") == "polite"
         # keyboard: Tab reaches the content drop zone; Enter opens the file chooser; focus is visible
-        page.focus("body")
-        for _ in range(40):
+        # start just before the widget (the article has many links above it), then Tab into it
+        page.evaluate("const r = document.querySelector('.stylizer'); r.tabIndex = -1; r.focus()")
+        for _ in range(10):
             page.keyboard.press("Tab")
             if page.evaluate("document.activeElement.dataset.role") == "drop-content":
                 break

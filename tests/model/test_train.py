@@ -21,7 +21,8 @@ from model import train
 from model.data import (CONTENT_DIR, STYLE_DIR, DataError, PairBatches, export_encoder, held_out_pairs,
                         is_held_out, list_images, payload_parts_mib, prepare, random_crop)
 from model.losses import LossWeights, sanet_losses, weighted_total
-from model.sanet_torch import SANet
+from model.sanet_torch import SANet, SANetModel
+from model.weights import save_checkpoint
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 MIB = 2**20
@@ -80,7 +81,7 @@ def test_crops_upsample_small_images_and_flip(tmp_path):
     assert torch.equal(b, a.flip(-1))
 
 
-def test_bad_folders_are_named(tmp_path, capsys, encoder_file):
+def test_bad_inputs_are_named(tmp_path, capsys, encoder_file, tiny_data):
     assert run(tmp_path / "nowhere", tmp_path / "r", encoder_file) == 2
     assert str(tmp_path / "nowhere" / CONTENT_DIR) in capsys.readouterr().err
     no_held_out = tmp_path / "no-held-out"
@@ -90,6 +91,10 @@ def test_bad_folders_are_named(tmp_path, capsys, encoder_file):
             shutil.copy(p, no_held_out / kind / p.name)
     assert run(no_held_out, tmp_path / "r", encoder_file) == 2        # refused before any training
     assert f"{no_held_out / CONTENT_DIR} has no held-out images" in capsys.readouterr().err
+    bad_encoder = tmp_path / "enc.pt"
+    torch.save({"0.weight": torch.zeros(3, 3, 1, 1)}, bad_encoder)
+    assert run(tiny_data, tmp_path / "r", bad_encoder) == 2
+    assert f"encoder weights file {bad_encoder}: missing key '0.bias'" in capsys.readouterr().err
     (tmp_path / "empty" / CONTENT_DIR).mkdir(parents=True)
     with pytest.raises(DataError, match="empty/photos has no train images"):
         list_images(tmp_path / "empty" / CONTENT_DIR)
@@ -248,10 +253,10 @@ def test_weights_and_state_must_belong_together(tiny_data, encoder_file, tmp_pat
     assert run(tiny_data, d, encoder_file, "--max-steps", "1", "--state-precision", "compact",
                "--weights", str(elsewhere)) == 0
     assert elsewhere.exists() and not (d / train.WEIGHTS_FILE).exists()
-    # the state names step 1; a checkpoint of another step (here: a fresh run's) is refused, by name
-    assert run(tiny_data, tmp_path / "other", encoder_file, "--max-steps", "0") == 0
-    assert run(tiny_data, d, encoder_file, "--max-steps", "2", "--weights",
-               str(tmp_path / "other" / train.WEIGHTS_FILE)) == 2
+    # the state names step 1; a checkpoint of another step is refused, by name
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(other, SANetModel("vgg16"), {"step": 5})
+    assert run(tiny_data, d, encoder_file, "--max-steps", "2", "--weights", str(other)) == 2
     assert "is not the checkpoint saved with" in capsys.readouterr().err
     # weights without their state would be overwritten by a fresh start: refused
     assert run(tiny_data, tmp_path / "new", encoder_file, "--max-steps", "1", "--weights", str(elsewhere)) == 2

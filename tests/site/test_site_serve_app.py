@@ -51,3 +51,13 @@ def test_error_overlay_on_every_page_while_a_build_is_failing(app):
     finally:
         app.builder.error = None
     assert OVERLAY_ID.encode() not in get(app, "/repo/about/")[2]
+
+
+def test_a_site_that_never_built_still_shows_its_errors(tmp_path):
+    site = make_site(tmp_path, {"site.yml": "title: [broken\n"})
+    builder = IncrementalBuilder(site, tmp_path / "out")
+    with pytest.raises(BuildFailed):
+        builder.full()
+    status, _, body = get(PreviewApp(builder, "/"), "/")
+    assert status == "404 Not Found"
+    assert b"site.yml:1: invalid YAML" in body and f'id="{OVERLAY_ID}"'.encode() in body
