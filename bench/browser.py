@@ -148,6 +148,7 @@ def main() -> None:
                 sizes = [int(s) for s in (a.webgl_sizes if backend == "webgl" else a.sizes).split(",")]
                 print(f"benchmarking {backend} at {sizes} ...", file=sys.stderr, flush=True)
                 results.append(bench_backend(browser, base + page, backend, sizes, content, style))
+                print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # partial results as they come
             browser.close()
     node = None
     if not a.skip_node:

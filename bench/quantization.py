@@ -1,8 +1,8 @@
 """Quality and size of the quantized TF.js exports: PSNR of each export's output against float32 TensorFlow.
 
-    .venv/bin/python bench/quantization.py [--weights CKPT] [--size 128] [--iterations 1]
+    .venv/bin/python bench/quantization.py [--weights CKPT] [--size 128] [--iterations 1] [--only uint8 ...]
 
-Exports the checkpoint four times (float32, float16, uint8, mixed), runs each exported graph set in Node with
+Exports the checkpoint once per option (float32, float16, uint8, mixed, uint8-per-channel), runs each exported graph set in Node with
 TF.js (wasm backend) exactly as the page does, and compares with float32 TensorFlow on the same inputs: a real
 photo and painting from ../shared/data when present (read only, never copied), else synthetic pictures.
 Prints model bytes, image PSNR and the relative error of the features; --json writes the table too.
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from model.export import export_tfjs  # noqa: E402
+from model.export import QUANTIZATIONS, export_tfjs  # noqa: E402
 from model.images import read_image  # noqa: E402
 from model.sanet_tf import from_torch  # noqa: E402
 from model.tfjs_check import compare, pad_nhwc, run_tfjs, synthetic_image, tf_reference  # noqa: E402
@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--weights", default=str(ROOT / "model" / "checkpoints" / "sanet-vgg16-init.safetensors"))
     parser.add_argument("--size", type=int, default=128, help="long side of the test images")
     parser.add_argument("--iterations", type=int, default=1)
+    parser.add_argument("--only", nargs="+", choices=["float32"] + [q for q in QUANTIZATIONS if q],
+                        help="measure only these options (default: all)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
@@ -58,7 +60,9 @@ def main() -> None:
     reference = tf_reference(tf_model, content, style, args.iterations)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for q in (None, "float16", "uint8", "mixed"):
+        for q in QUANTIZATIONS:
+            if args.only and (q or "float32") not in args.only:
+                continue
             out = Path(tmp) / str(q)
             manifest = export_tfjs(tf_model, out, name="bench", trained=False, description="bench", quantize=q)
             outputs, info = run_tfjs(out, content, style, iterations=args.iterations)
@@ -67,11 +71,11 @@ def main() -> None:
     print(f"weights: {args.weights} ({'trained' if meta.get('trained') else 'UNTRAINED'}); inputs: {source}, "
           f"content {content.shape[1]}x{content.shape[2]} padded, {args.iterations} iteration(s); TF.js wasm vs "
           "float32 TensorFlow")
-    print(f"{'export':<8} {'MB':>7} {'image PSNR dB':>14} {'image max err':>14} {'relu4_1 rel':>12} "
+    print(f"{'export':<18} {'MB':>7} {'image PSNR dB':>14} {'image max err':>14} {'relu4_1 rel':>12} "
           f"{'relu5_1 rel':>12} {'t rel':>10}")
     for name, r in rows.items():
         db = "identical" if r["image_psnr_db"] is None else f"{r['image_psnr_db']:.1f}"
-        print(f"{name:<8} {r['bytes'] / 1e6:7.2f} {db:>14} {r['image_max_rel']:14.2e} "
+        print(f"{name:<18} {r['bytes'] / 1e6:7.2f} {db:>14} {r['image_max_rel']:14.2e} "
               f"{r['relu4_1_max_rel']:12.2e} {r['relu5_1_max_rel']:12.2e} {r['t_max_rel']:10.2e}")
     if args.json:
         Path(args.json).write_text(json.dumps({"inputs": source, "rows": rows}, indent=2))

@@ -16,10 +16,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from .architecture import FEATURES, MIN_SIDE, SIZE_MULTIPLE, STYLE_MAX_RESOLUTION
-from .sanet_tf import SANetTF
+from .sanet_tf import SANetTF, _conv_modules
 
 MANIFEST_FORMAT = 1
 GRAPHS = {
@@ -28,11 +29,24 @@ GRAPHS = {
     "transform": (["c4", "s4", "c5", "s5"], ["t"]),
     "decoder": (["t"], ["image"]),
 }
-QUANTIZATIONS = (None, "float16", "uint8", "mixed")
+QUANTIZATIONS = (None, "float16", "uint8", "mixed", "uint8-per-channel")
 # "mixed": uint8 everywhere except the layers nearest the pixels, whose errors show most directly: the encoder's
 # input transform and first block, and the decoder's last two convs. Patterns match TF.js weight names.
 TAP_SCALES = ["*/relu*_scale/*"]
 MIXED_FLOAT16 = ["*/encoder_0/*", "*/encoder_2/*", "*/encoder_5/*", "*/decoder_25/*", "*/decoder_28/*"]
+# "uint8-per-channel": 8 bits per weight with fine-grained affine ranges, dequantized inside the graph
+# (sanet_tf.Conv.quantize_8bit): the transform's and decoder's kernels get a scale and minimum per output
+# channel; the encoder's, whose errors the attention amplifies most, one per output channel, kernel tap and run
+# of PER_CHANNEL_GROUP input channels; its four smallest 3x3 kernels (conv1_2 to conv2_2: 0.55M weights, whose
+# errors every later layer carries) are float16. The codes are the only uint8 weights (stored exactly); scales,
+# minima and the float16 kernels are float16; biases, the tap scales and kernels under PER_CHANNEL_MIN_SIZE
+# elements (the input transform, conv1_1, the decoder's last conv) stay float32.
+PER_CHANNEL_MIN_SIZE = 4096
+PER_CHANNEL_GROUP = 64
+PER_CHANNEL_FLOAT16 = ("encoder.5", "encoder.9", "encoder.12", "encoder.16")
+PER_CHANNEL_CODES = ["*/dequantize/codes/*"]
+PER_CHANNEL_PARAMS = ["*/dequantize/kernel_scale/*", "*/dequantize/kernel_min/*"] + [
+    f"*/{key.replace('.', '_')}/Conv2D/*" for key in PER_CHANNEL_FLOAT16]
 
 
 class ExportError(RuntimeError):
@@ -64,13 +78,38 @@ class _Graphs(tf.Module):
         return {"image": tf.clip_by_value(self.model.decoder(t), 0.0, 1.0)}
 
 
+def per_channel_model(model: SANetTF) -> SANetTF:
+    """A copy of `model` whose large kernels are per-output-channel 8-bit codes, dequantized in the graph.
+
+    This is exactly the function the uint8-per-channel export computes (its codes are stored losslessly), so
+    it is also the TensorFlow reference for that export; `model` is left as it is.
+    """
+    copy = SANetTF(model.encoder_name)
+    source, target = model.variables, copy.variables
+    if [v.shape for v in source] != [v.shape for v in target]:
+        raise ExportError("per-channel quantization needs an unquantized SANetTF")
+    for src, dst in zip(source, target):
+        dst.assign(src)
+    for key, conv in _conv_modules(copy).items():
+        if conv.kernel.shape.num_elements() < PER_CHANNEL_MIN_SIZE:
+            continue
+        if key in PER_CHANNEL_FLOAT16:   # stored as float16: hold exactly what the export stores
+            conv.kernel.assign(tf.cast(tf.cast(conv.kernel, tf.float16), tf.float32))
+        else:
+            conv.quantize_8bit(PER_CHANNEL_GROUP if key.startswith("encoder.") else None)
+    return copy
+
+
 def quantization_map(quantize: str | None) -> dict | None:
     if quantize not in QUANTIZATIONS:
-        raise ExportError(f"unknown quantization {quantize!r}; choose float16, uint8 or mixed")
+        raise ExportError(f"unknown quantization {quantize!r}; choose one of "
+                          f"{', '.join(q for q in QUANTIZATIONS if q)}")
     if quantize is None:
         return None
     if quantize == "float16":
         return {"float16": True}
+    if quantize == "uint8-per-channel":   # no fallthrough: everything not named stays float32
+        return {"uint8": PER_CHANNEL_CODES, "float16": PER_CHANNEL_PARAMS}
     # The encoder's per-channel tap scales span ~50x within one vector; one uint8 step per tensor would cost
     # the small ones ~10%, so these two 512-vectors stay float16 (2 KB).
     return {"uint8": True, "float16": TAP_SCALES + (MIXED_FLOAT16 if quantize == "mixed" else [])}
@@ -83,6 +122,8 @@ def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None) -
     os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
 
+    if quantize == "uint8-per-channel":
+        model = per_channel_model(model)
     graphs = _Graphs(model)
     functions = {name: getattr(graphs, name).get_concrete_function() for name in GRAPHS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,6 +136,27 @@ def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None) -
                                    weight_shard_size_bytes=4 * 1024 * 1024)
     for name, (inputs, outputs) in GRAPHS.items():
         _name_signature(out_dir / name / "model.json", functions[name], inputs, outputs)
+    if quantize == "uint8-per-channel":
+        _check_per_channel(out_dir)
+
+
+def _check_per_channel(out_dir: Path) -> None:
+    """The converter must have kept the dequantization: codes stored as uint8 with step 1 and minimum 0 (so
+    exactly), and no large weight left in float32 (a kernel folded back, or a float16 pattern that missed)."""
+    for name in GRAPHS:
+        weights = [w for group in json.loads((out_dir / name / "model.json").read_text())["weightsManifest"]
+                   for w in group["weights"]]
+        codes = [w for w in weights if (w.get("quantization") or {}).get("dtype") == "uint8"]
+        if not codes:
+            raise ExportError(f"{name}: no per-channel codes in the export (folded by the converter?)")
+        for w in codes:
+            q = w["quantization"]
+            if (q.get("scale"), q.get("min")) != (1.0, 0.0):
+                raise ExportError(f"{name}: {w['name']} quantized with scale {q.get('scale')}, min "
+                                  f"{q.get('min')}: the codes would not be stored exactly")
+        big = [w["name"] for w in weights if not w.get("quantization") and np.prod(w["shape"]) >= PER_CHANNEL_MIN_SIZE]
+        if big:
+            raise ExportError(f"{name}: float32 weights left as large as a kernel: {big[:3]}")
 
 
 def _name_signature(model_json: Path, function, inputs: list[str], outputs: list[str]) -> None:
@@ -159,6 +221,7 @@ def export_tfjs(model: SANetTF, out: Path, *, name: str, trained: bool, descript
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
+        target.chmod(0o755)   # mkdtemp made it private; it is served as is
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -184,6 +247,14 @@ def export_tfjs(model: SANetTF, out: Path, *, name: str, trained: bool, descript
     }
     if quantize == "mixed":
         manifest["quantization_layers"] = detail
+    elif quantize == "uint8-per-channel":
+        manifest["quantization_note"] = (
+            "8-bit codes dequantized inside the graph (codes * scale + min): a scale and minimum per output "
+            f"channel for the transform and decoder, per output channel, kernel tap and {PER_CHANNEL_GROUP} input "
+            "channels for the encoder; the codes are TF.js uint8 weights holding the integers 0..255 exactly, "
+            "scales and minima are float16; the encoder's conv1_2, conv2_1, conv2_2 and conv3_1 kernels are "
+            "float16; biases, the encoder's tap scales and the three small kernels (under "
+            f"{PER_CHANNEL_MIN_SIZE} elements) are float32")
     elif quantize == "uint8":
         manifest["quantization_note"] = ("uint8 (affine, per tensor) for every weight except the encoder's tap "
                                          "scale vectors, which are float16")

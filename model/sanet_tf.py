@@ -42,10 +42,64 @@ class Conv(tf.Module):
         self.scope = scope   # op name scope, so exported weights read e.g. ".../decoder_25/Conv2D/ReadVariableOp"
         self.kernel = tf.Variable(tf.zeros([size, size, cin, cout]), name=f"{key}.kernel")
         self.bias = tf.Variable(tf.zeros([cout]), name=f"{key}.bias")
+        self.codes = None   # 8-bit form of the kernel, set by quantize_8bit
+
+    def quantize_8bit(self, group: int | None = None) -> None:
+        """Replace the kernel by 8-bit codes (integers 0..255 held in float32) and an affine map per group,
+        kernel = codes * kernel_scale + kernel_min, applied inside the graph (see `weight`).
+
+        group None: one scale and minimum per output channel. group b: one per output channel, kernel tap and
+        run of b input channels (b weights each). Scales and minima are rounded to float16 (minimum down, scale
+        up, so every code stays in 0..255) and the codes computed from the rounded values: the TF.js export
+        stores them as float16 and the codes as uint8 exactly (its per-tensor range is [0, 255], step 1), so
+        this model computes what the exported graph computes.
+        """
+        w = self.kernel.numpy().astype(np.float64)
+        h, wd, cin, cout = w.shape
+        if group:
+            size = min(group, cin)
+            if cin % size:
+                raise ValueError(f"{self.key}: {cin} input channels are not a multiple of {size}")
+            w, axes = w.reshape(h, wd, cin // size, size, cout), (3,)
+        else:
+            axes = (0, 1, 2)
+        lo, hi = w.min(axes, keepdims=True), w.max(axes, keepdims=True)
+        lo = _float16_toward(lo, -np.inf)
+        step = _float16_toward(np.where(hi > lo, (hi - lo) / 255.0, 1.0), np.inf)
+        codes = np.clip(np.round((w - lo) / step), 0, 255)
+        self.codes = tf.Variable(codes.astype(np.float32), trainable=False, name=f"{self.key}.codes")
+        self.kernel_scale = tf.Variable(step.astype(np.float32), trainable=False, name=f"{self.key}.kernel_scale")
+        self.kernel_min = tf.Variable(lo.astype(np.float32), trainable=False, name=f"{self.key}.kernel_min")
+
+    def weight(self) -> tf.Tensor:
+        """The HWIO kernel: the variable, or dequantized from its 8-bit codes."""
+        if self.codes is None:
+            return self.kernel
+        with tf.name_scope("dequantize"):
+            # PlaceholderWithDefault is never constant-folded (it could be fed), so the TF.js converter's
+            # grappler pass keeps codes, scale and min as three weights instead of folding them back into
+            # one float32 kernel; TF.js runs it as a pass-through.
+            with tf.name_scope("codes"):
+                codes = tf.compat.v1.placeholder_with_default(tf.convert_to_tensor(self.codes), self.codes.shape)
+            with tf.name_scope("kernel_scale"):
+                scale = tf.convert_to_tensor(self.kernel_scale)
+            with tf.name_scope("kernel_min"):
+                low = tf.convert_to_tensor(self.kernel_min)
+            kernel = codes * scale + low
+            if self.codes.shape.rank != 4:
+                kernel = tf.reshape(kernel, self.kernel.shape)
+            return kernel
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         with tf.name_scope(self.scope):
-            return tf.nn.bias_add(tf.nn.conv2d(x, self.kernel, 1, "VALID"), self.bias)
+            return tf.nn.bias_add(tf.nn.conv2d(x, self.weight(), 1, "VALID"), self.bias)
+
+
+def _float16_toward(x: np.ndarray, direction: float) -> np.ndarray:
+    """x rounded to a float16 value, on the side of `direction` (-inf: at most x, +inf: at least x)."""
+    h = x.astype(np.float16)
+    wrong = h.astype(np.float64) > x if direction < 0 else h.astype(np.float64) < x
+    return np.where(wrong, np.nextafter(h, np.float16(direction)), h).astype(np.float64)
 
 
 def _tap_channels(encoder: str) -> dict[str, int]:
@@ -112,7 +166,7 @@ class SANet(tf.Module):
         # out_conv as the matmul it is: written as a conv, grappler fuses "conv + bias + content" into one
         # conv whose bias is the 4-D content, which TF.js's FusedConv2D rejects.
         with tf.name_scope(self.out_conv.scope):
-            o = tf.matmul(o, tf.reshape(self.out_conv.kernel, [c, c])) + self.out_conv.bias
+            o = tf.matmul(o, tf.reshape(self.out_conv.weight(), [c, c])) + self.out_conv.bias
         return tf.reshape(o, [b, hc, wc, c]) + content                       # (B, Hc, Wc, C)
 
 

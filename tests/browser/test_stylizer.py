@@ -293,9 +293,10 @@ def test_keyboard_labels_focus_and_narrow_screens(browser, site):
             pytest.fail("Tab never reached the drop zone")
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline not in ("none", ""), outline
-        with page.expect_file_chooser() as fc:
-            page.keyboard.press("Enter")
-        fc.value.set_files(str(next(site.root.rglob("coffee.jpg"))))
+        page.evaluate("document.querySelector('input[name=content]').addEventListener('click', () => { window.opened = true; })")
+        page.keyboard.press("Enter")                       # opens the file picker (the input's click)
+        page.wait_for_function("window.opened === true", timeout=10_000)
+        page.set_input_files("input[name=content]", str(next(site.root.rglob("coffee.jpg"))))
         page.wait_for_function("document.querySelector('[data-role=drop-content]').classList.contains('has-image')")
         # and the Stylize button is reachable and operable by keyboard
         page.locator('[data-sample=style][data-file="mosaic.jpg"]').focus()
