@@ -31,16 +31,20 @@ from model.weights import load_checkpoint  # noqa: E402
 DATA = ROOT.parent / "shared" / "data"
 
 
-def inputs(size: int) -> tuple[np.ndarray, np.ndarray, str]:
+PAIRS = (100, 10, 200, 300)   # photo/painting indices (sorted by name); the first is the headline pair
+
+
+def inputs(size: int, index: int = PAIRS[0]) -> tuple[np.ndarray, np.ndarray, str]:
     import tensorflow as tf
 
     photos, paintings = DATA / "photos", DATA / "paintings"
     if photos.is_dir() and paintings.is_dir():
-        p, s = sorted(photos.iterdir())[100], sorted(paintings.iterdir())[100]
+        p, s = sorted(photos.iterdir())[index], sorted(paintings.iterdir())[index]
         fit = lambda a: tf.image.resize(a[None], [size, size], preserve_aspect_ratio=True,  # noqa: E731
                                         antialias=True).numpy()
         return fit(read_image(p)), fit(read_image(s)), f"photo {p.name}, painting {s.name} (../shared/data)"
-    return synthetic_image(size, size * 4 // 3, 1), synthetic_image(size, size, 2), "synthetic pictures"
+    seed = 1 + 2 * PAIRS.index(index)
+    return synthetic_image(size, size * 4 // 3, seed), synthetic_image(size, size, seed + 1), "synthetic pictures"
 
 
 def main() -> None:
@@ -50,14 +54,21 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=1)
     parser.add_argument("--only", nargs="+", choices=["float32"] + [q for q in QUANTIZATIONS if q],
                         help="measure only these options (default: all)")
+    parser.add_argument("--pairs", type=int, default=1, choices=range(1, len(PAIRS) + 1),
+                        help="also report the image PSNR on this many photo/painting pairs (the untrained "
+                             "transform's sharp attention makes one pair's figure hinge on near-ties)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
     model, meta = load_checkpoint(args.weights)
     tf_model = from_torch(model)
-    content, style, source = inputs(args.size)
-    content, style = pad_nhwc(content), pad_nhwc(style)
-    reference = tf_reference(tf_model, content, style, args.iterations)
+    cases = []
+    for index in PAIRS[:args.pairs]:
+        c, s, source_i = inputs(args.size, index)
+        c, s = pad_nhwc(c), pad_nhwc(s)
+        cases.append((c, s, tf_reference(tf_model, c, s, args.iterations)))
+        source = source_i if index == PAIRS[0] else source
+    content, style, reference = cases[0]
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for q in QUANTIZATIONS:
@@ -68,6 +79,10 @@ def main() -> None:
             outputs, info = run_tfjs(out, content, style, iterations=args.iterations)
             rows[q or "float32"] = {"bytes": manifest["total_bytes"], **compare(outputs, reference),
                                     "tfjs_ms": round(info["ms"])}
+            if args.pairs > 1:
+                rows[q or "float32"]["image_psnr_db_pairs"] = [
+                    compare(run_tfjs(out, c, s, iterations=args.iterations)[0], ref)["image_psnr_db"]
+                    for c, s, ref in cases]
     print(f"weights: {args.weights} ({'trained' if meta.get('trained') else 'UNTRAINED'}); inputs: {source}, "
           f"content {content.shape[1]}x{content.shape[2]} padded, {args.iterations} iteration(s); TF.js wasm vs "
           "float32 TensorFlow")
@@ -76,9 +91,12 @@ def main() -> None:
     for name, r in rows.items():
         db = "identical" if r["image_psnr_db"] is None else f"{r['image_psnr_db']:.1f}"
         print(f"{name:<18} {r['bytes'] / 1e6:7.2f} {db:>14} {r['image_max_rel']:14.2e} "
-              f"{r['relu4_1_max_rel']:12.2e} {r['relu5_1_max_rel']:12.2e} {r['t_max_rel']:10.2e}")
+              f"{r['relu4_1_max_rel']:12.2e} {r['relu5_1_max_rel']:12.2e} {r['t_max_rel']:10.2e}"
+              + ("  " + " ".join("inf" if p is None else f"{p:.1f}" for p in r["image_psnr_db_pairs"])
+                 if args.pairs > 1 else ""))
     if args.json:
-        Path(args.json).write_text(json.dumps({"inputs": source, "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"inputs": source, "pairs": list(PAIRS[:args.pairs]), "rows": rows},
+                                              indent=2))
 
 
 if __name__ == "__main__":

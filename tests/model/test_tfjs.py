@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.export import GRAPHS, export_tfjs
+from model.export import GRAPHS, PER_CHANNEL_MIN_SIZE, export_tfjs, per_channel_model
 from model.sanet_tf import from_torch
 from model.sanet_torch import SANetModel
 from model.tfjs_check import compare, pad_nhwc, run_tfjs, synthetic_image, tf_reference
@@ -83,6 +83,39 @@ def test_manifest_describes_the_export_and_reexport_replaces_it(exported):
     # the same weights export to the same bytes, hence the same version (browser caches stay valid)
     third = export_tfjs(tf_model, out, name="test", trained=False, description="untrained test weights")
     assert third["version"] == first["version"] and third["files"] == first["files"]
+
+
+def test_uint8_per_channel_export_matches_its_dequantized_tensorflow_model(exported, tmp_path):
+    """The per-channel export stores 8-bit codes exactly and dequantizes them in the graph: TF.js on it matches
+    TensorFlow on the same dequantized weights as closely as the float32 export matches float32 TensorFlow."""
+    tf_model, _, first = exported
+    out = tmp_path / "per-channel"
+    manifest = export_tfjs(tf_model, out, name="test", trained=False, description="untrained",
+                           quantize="uint8-per-channel")
+    check_manifest_matches_disk(out)
+    assert manifest["quantization"] == "uint8-per-channel" and "per output channel" in manifest["quantization_note"]
+    assert manifest["total_bytes"] < 0.28 * first["total_bytes"]          # ~1 byte per weight, not 4
+    weights = [w for g in GRAPHS for group in json.loads((out / manifest["version"] / g / "model.json").read_text())[
+        "weightsManifest"] for w in group["weights"]]
+    codes = [w for w in weights if "/dequantize/codes/" in w["name"]]
+    assert len(codes) == 23                                               # 6 encoder + 9 transform + 8 decoder
+    for w in weights:   # the codes (and only they) are uint8, exactly: step 1, minimum 0
+        q = w.get("quantization") or {}
+        if w in codes:
+            assert (q["dtype"], q["scale"], q["min"]) == ("uint8", 1.0, 0.0), w
+        else:
+            assert q.get("dtype") in (None, "float16"), w
+            assert q or np.prod(w["shape"]) < PER_CHANNEL_MIN_SIZE, w     # no kernel folded back to float32
+    reference_model = per_channel_model(tf_model)
+    content = pad_nhwc(synthetic_image(45, 70, 1))
+    style = pad_nhwc(synthetic_image(40, 40, 2))
+    outputs, _ = run_tfjs(out, content, style, iterations=2, alpha=0.7)
+    figures = compare(outputs, tf_reference(reference_model, content, style, iterations=2, alpha=0.7))
+    for name in ("relu4_1", "relu5_1", "t", "image"):
+        assert figures[f"{name}_max_rel"] < 1e-3, (name, figures)
+    # and the quantization itself is mild: the dequantized model stays close to the float32 one
+    exact = compare(tf_reference(reference_model, content, style), tf_reference(tf_model, content, style))
+    assert exact["relu4_1_max_rel"] < 0.03 and exact["relu5_1_max_rel"] < 0.03, exact
 
 
 def test_shipped_export_is_consistent_small_and_untrained():
