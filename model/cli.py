@@ -12,6 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+# Mirrors model.export.QUANTIZATIONS (not imported here: that module loads TensorFlow); a test keeps them equal.
+QUANTIZE_CHOICES = ("float16", "uint8", "mixed", "uint8-per-channel")
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up chatter is not for CLI users
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export to TensorFlow.js graph models + manifest.json")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.add_argument("--out", required=True, help="folder for manifest.json and <version>/ (e.g. static/model)")
-    p.add_argument("--quantize", choices=["float16", "uint8", "mixed"], default=None)
+    p.add_argument("--quantize", choices=QUANTIZE_CHOICES, default=None,
+                   help="weight storage (default float32); the shipped model uses uint8-per-channel")
     p.add_argument("--name", help="model name in the manifest")
     p.add_argument("--bench", help="JSON written by bench/quantization.py --json, copied into the manifest")
     p.add_argument("--saved-model", help="also write the TensorFlow SavedModel (serving signatures) here")

@@ -132,3 +132,9 @@ def test_bad_inputs_fail_with_a_clear_message(photo_and_painting, tmp_path):
 def test_train_and_evaluate_are_dispatched():
     result = run("train", "--help")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_cli_quantize_choices_match_the_exporter():
+    from model import cli, export
+
+    assert set(cli.QUANTIZE_CHOICES) == {q for q in export.QUANTIZATIONS if q}
