@@ -19,7 +19,11 @@ $PIP install -q -e ".[model,test]"
 # tensorflowjs pulls tensorflow-decision-forests, whose generated protobuf code needs runtime 6.31,
 # while tensorflow 2.19 declares protobuf<6 (it runs fine on 6.31). tensorflow-hub still imports
 # pkg_resources, which setuptools 81 removed. Installed after the resolver, on purpose.
-$PIP install -q "protobuf==6.31.*" "setuptools<81" 2>&1 | grep -v "dependency conflicts\|requires protobuf" || true
+# pip prints its resolver's complaint about the protobuf pin: show the output only if the install fails.
+if ! out=$($PIP install -q "protobuf==6.31.*" "setuptools<81" 2>&1); then
+    echo "$out" >&2
+    exit 1
+fi
 
 # TensorFlow.js for the Node parity tests and the vendored copy the widget serves.
 npm ci --no-audit --no-fund --loglevel=error
