@@ -86,6 +86,11 @@ def run_once(page, style: Path, resolution: int) -> dict:
     return {"wall_s": wall, "size": size}
 
 
+def note(backend: str, what: str, seconds: float) -> None:
+    """Each figure as soon as it is measured: a long WebGL run cut short still leaves its figures."""
+    print(f"  {backend}: {what} {seconds:.2f} s", file=sys.stderr, flush=True)
+
+
 def bench_backend(browser, url, backend, sizes, content, style) -> dict:
     ctx = browser.new_context()
     page = ctx.new_page()
@@ -95,20 +100,24 @@ def bench_backend(browser, url, backend, sizes, content, style) -> dict:
         if wait_state(page, ["ready", "error"]) != "ready":
             return {"backend": backend, "error": page.text_content("[data-role=status]")}
         cold = time.perf_counter() - t
+        note(backend, "cold load", cold)
         info_js = "document.querySelector('.stylizer').stylizer.engine.info"
         cold_info = page.evaluate(f"(() => {{ const i = {info_js}; return {{timings: i.timings, stats: i.stats, backend: i.backend, coi: i.crossOriginIsolated}}; }})()")
         t = time.perf_counter()
         page.reload()
         wait_state(page, ["ready", "error"])
         warm = time.perf_counter() - t
+        note(backend, "warm load", warm)
         warm_info = page.evaluate(f"(() => {{ const i = {info_js}; return {{timings: i.timings, stats: i.stats}}; }})()")
         page.set_input_files("input[name=content]", str(content))
         first = run_once(page, style, 512)
+        note(backend, "first stylization at 512 px", first["wall_s"])
         steady = {}
         for res in sizes:
             if res != 512:
-                run_once(page, style, res)          # the first run at a new size is not steady state
+                note(backend, f"first run at {res} px (not counted)", run_once(page, style, res)["wall_s"])
             steady[res] = run_once(page, style, res)
+            note(backend, f"steady {res} px", steady[res]["wall_s"])
         return {"backend": cold_info["backend"], "cold_s": cold, "warm_s": warm, "cold": cold_info, "warm": warm_info,
                 "first_512_s": first["wall_s"], "steady": steady}
     finally:

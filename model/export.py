@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from .architecture import FEATURES, MIN_SIDE, SIZE_MULTIPLE, STYLE_MAX_RESOLUTION
+from .architecture import (DEFAULT_ENCODER, FEATURES, MIN_SIDE, SIZE_MULTIPLE, STYLE_MAX_RESOLUTION,
+                           encoder_layers)
 from .sanet_tf import SANetTF, _conv_modules
 
 MANIFEST_FORMAT = 1
@@ -37,16 +38,26 @@ MIXED_FLOAT16 = ["*/encoder_0/*", "*/encoder_2/*", "*/encoder_5/*", "*/decoder_2
 # "uint8-per-channel": 8 bits per weight with fine-grained affine ranges, dequantized inside the graph
 # (sanet_tf.Conv.quantize_8bit): the transform's and decoder's kernels get a scale and minimum per output
 # channel; the encoder's, whose errors the attention amplifies most, one per output channel, kernel tap and run
-# of PER_CHANNEL_GROUP input channels; its four smallest 3x3 kernels (conv1_2 to conv2_2: 0.55M weights, whose
-# errors every later layer carries) are float16. The codes are the only uint8 weights (stored exactly); scales,
+# of PER_CHANNEL_GROUP input channels (PER_CHANNEL_FINE_GROUP on the relu5_1 path, conv4_2 to conv5_1: the
+# attention at relu5_1 has the fewest positions, so a flipped choice there costs most; measured with
+# bench/quantization_sensitivity.py, 0.44 MB); its four smallest 3x3 kernels (conv1_2 to conv3_1: 0.55M
+# weights, whose errors every later layer carries) are float16. The codes are the only uint8 weights (stored exactly); scales,
 # minima and the float16 kernels are float16; biases, the tap scales and kernels under PER_CHANNEL_MIN_SIZE
 # elements (the input transform, conv1_1, the decoder's last conv) stay float32.
 PER_CHANNEL_MIN_SIZE = 4096
 PER_CHANNEL_GROUP = 64
-PER_CHANNEL_FLOAT16 = ("encoder.5", "encoder.9", "encoder.12", "encoder.16")
+PER_CHANNEL_FINE_GROUP = 32
+PER_CHANNEL_FINE = ("conv4_2", "conv4_3", "conv5_1")
+PER_CHANNEL_FLOAT16 = ("conv1_2", "conv2_1", "conv2_2", "conv3_1")
 PER_CHANNEL_CODES = ["*/dequantize/codes/*"]
-PER_CHANNEL_PARAMS = ["*/dequantize/kernel_scale/*", "*/dequantize/kernel_min/*"] + [
-    f"*/{key.replace('.', '_')}/Conv2D/*" for key in PER_CHANNEL_FLOAT16]
+PER_CHANNEL_PARAMS = ["*/dequantize/kernel_scale/*", "*/dequantize/kernel_min/*"]
+
+
+def encoder_keys(encoder: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The `_conv_modules` keys of the encoder convs called `names` (e.g. conv4_2 -> 'encoder.29' in VGG-16)."""
+    keys = tuple(f"encoder.{l.index}" for l in encoder_layers(encoder) if l.kind == "conv" and l.name in names)
+    assert len(keys) == len(names), f"{encoder} lacks some of {names}"
+    return keys
 
 
 class ExportError(RuntimeError):
@@ -78,12 +89,19 @@ class _Graphs(tf.Module):
         return {"image": tf.clip_by_value(self.model.decoder(t), 0.0, 1.0)}
 
 
-def per_channel_model(model: SANetTF) -> SANetTF:
+def per_channel_model(model: SANetTF, float16: tuple[str, ...] | None = None,
+                      float32: tuple[str, ...] = ()) -> SANetTF:
     """A copy of `model` whose large kernels are per-output-channel 8-bit codes, dequantized in the graph.
 
     This is exactly the function the uint8-per-channel export computes (its codes are stored losslessly), so
-    it is also the TensorFlow reference for that export; `model` is left as it is.
+    it is also the TensorFlow reference for that export; `model` is left as it is. `float16` and `float32`
+    name kernels (keys as in `_conv_modules`) held at those precisions instead (default: the shipped scheme's
+    float16 kernels and none in float32); bench/quantization_sensitivity.py uses them to find which kernels the
+    output is most sensitive to.
     """
+    if float16 is None:
+        float16 = encoder_keys(model.encoder_name, PER_CHANNEL_FLOAT16)
+    fine = encoder_keys(model.encoder_name, PER_CHANNEL_FINE)
     copy = SANetTF(model.encoder_name)
     source, target = model.variables, copy.variables
     if [v.shape for v in source] != [v.shape for v in target]:
@@ -91,16 +109,17 @@ def per_channel_model(model: SANetTF) -> SANetTF:
     for src, dst in zip(source, target):
         dst.assign(src)
     for key, conv in _conv_modules(copy).items():
-        if conv.kernel.shape.num_elements() < PER_CHANNEL_MIN_SIZE:
+        if conv.kernel.shape.num_elements() < PER_CHANNEL_MIN_SIZE or key in float32:
             continue
-        if key in PER_CHANNEL_FLOAT16:   # stored as float16: hold exactly what the export stores
+        if key in float16:   # stored as float16: hold exactly what the export stores
             conv.kernel.assign(tf.cast(tf.cast(conv.kernel, tf.float16), tf.float32))
         else:
-            conv.quantize_8bit(PER_CHANNEL_GROUP if key.startswith("encoder.") else None)
+            conv.quantize_8bit(PER_CHANNEL_FINE_GROUP if key in fine else
+                               PER_CHANNEL_GROUP if key.startswith("encoder.") else None)
     return copy
 
 
-def quantization_map(quantize: str | None) -> dict | None:
+def quantization_map(quantize: str | None, encoder: str = DEFAULT_ENCODER) -> dict | None:
     if quantize not in QUANTIZATIONS:
         raise ExportError(f"unknown quantization {quantize!r}; choose one of "
                           f"{', '.join(q for q in QUANTIZATIONS if q)}")
@@ -109,7 +128,8 @@ def quantization_map(quantize: str | None) -> dict | None:
     if quantize == "float16":
         return {"float16": True}
     if quantize == "uint8-per-channel":   # no fallthrough: everything not named stays float32
-        return {"uint8": PER_CHANNEL_CODES, "float16": PER_CHANNEL_PARAMS}
+        kernels = [f"*/{key.replace('.', '_')}/Conv2D/*" for key in encoder_keys(encoder, PER_CHANNEL_FLOAT16)]
+        return {"uint8": PER_CHANNEL_CODES, "float16": PER_CHANNEL_PARAMS + kernels}
     # The encoder's per-channel tap scales span ~50x within one vector; one uint8 step per tensor would cost
     # the small ones ~10%, so these two 512-vectors stay float16 (2 KB).
     return {"uint8": True, "float16": TAP_SCALES + (MIXED_FLOAT16 if quantize == "mixed" else [])}
@@ -129,7 +149,7 @@ def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None) -
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "saved_model"
         tf.saved_model.save(graphs, str(saved), signatures=functions)
-        qmap = quantization_map(quantize)
+        qmap = quantization_map(quantize, model.encoder_name)
         for name in GRAPHS:
             convert_tf_saved_model(str(saved), str(out_dir / name), signature_def=name,
                                    saved_model_tags="serve", quantization_dtype_map=qmap,
@@ -251,7 +271,7 @@ def export_tfjs(model: SANetTF, out: Path, *, name: str, trained: bool, descript
         manifest["quantization_note"] = (
             "8-bit codes dequantized inside the graph (codes * scale + min): a scale and minimum per output "
             f"channel for the transform and decoder, per output channel, kernel tap and {PER_CHANNEL_GROUP} input "
-            "channels for the encoder; the codes are TF.js uint8 weights holding the integers 0..255 exactly, "
+            f"channels for the encoder ({PER_CHANNEL_FINE_GROUP} for conv4_2, conv4_3 and conv5_1); the codes are TF.js uint8 weights holding the integers 0..255 exactly, "
             "scales and minima are float16; the encoder's conv1_2, conv2_1, conv2_2 and conv3_1 kernels are "
             "float16; biases, the encoder's tap scales and the three small kernels (under "
             f"{PER_CHANNEL_MIN_SIZE} elements) are float32")

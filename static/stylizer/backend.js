@@ -1,5 +1,7 @@
 // Choosing a TF.js backend by measurement, and deciding what to do when a run fails. Pure, no DOM.
 
+import { smallerResolution } from './sizes.js';
+
 /**
  * Candidates in the order they are measured: WASM first (it works everywhere and gives the bar the GPU
  * backends must beat), then WebGL, then WebGPU where the browser has an adapter.
@@ -47,10 +49,8 @@ export function classifyError(err) {
  * | {action: 'give-up'}. OOM first shrinks the image, then tries the next backend; a lost context moves on.
  */
 export function fallbackAction({ kind, resolution, minResolution = 256, backend, ranking, tried = [] }) {
-  if (kind === 'oom' && resolution > minResolution) {
-    const next = Math.max(minResolution, Math.floor((resolution * 0.7) / 32) * 32);
-    return { action: 'retry-smaller', resolution: next };
-  }
+  const smaller = kind === 'oom' ? smallerResolution(resolution, { min: minResolution }) : null;
+  if (smaller) return { action: 'retry-smaller', resolution: smaller };
   if (kind === 'oom' || kind === 'context-lost') {
     const next = ranking.find((b) => b !== backend && !tried.includes(b));
     if (next) return { action: 'switch-backend', backend: next };

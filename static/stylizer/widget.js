@@ -11,6 +11,32 @@ import { clampResolution } from './sizes.js';
 
 let widgetCount = 0;
 let keyCount = 0;
+const mounted = new Set();
+let lastUsed = null; // the widget the reader last clicked, typed or focused in: where a page-wide paste goes
+
+/** Which widget a paste outside every widget belongs to: the one last used, else the first on screen. */
+function pasteTarget() {
+  if (lastUsed && lastUsed.root.isConnected) return lastUsed;
+  const live = [...mounted].filter((w) => w.root.isConnected);
+  const onScreen = live.find((w) => {
+    const r = w.root.getBoundingClientRect();
+    return r.bottom > 0 && r.top < innerHeight;
+  });
+  return onScreen || (live.length === 1 ? live[0] : null);
+}
+
+/** Paste anywhere on the page (Ctrl+V after copying an image) fills a widget, unless typing in a text field. */
+function onDocumentPaste(e) {
+  if (e.defaultPrevented) return; // a widget already took it
+  const t = e.target;
+  const typing = t && (t.isContentEditable || t.tagName === 'TEXTAREA' ||
+    (t.tagName === 'INPUT' && !['file', 'range', 'button', 'checkbox', 'radio'].includes(t.type)));
+  const files = [...(e.clipboardData?.files || [])];
+  const w = !typing && files.length ? pasteTarget() : null;
+  if (!w) return;
+  e.preventDefault();
+  w.paste(files[0], null);
+}
 const SLOTS = {
   content: { legend: 'Your photo', choose: 'Choose a photo', kind: 'photo' },
   style: { legend: 'Style image (a painting)', choose: 'Choose a style image', kind: 'style image' },
@@ -145,9 +171,11 @@ export class Stylizer {
       if (!files.length) return;
       e.preventDefault();
       const zone = e.target.closest && e.target.closest('[data-slot]');
-      const slot = zone ? zone.dataset.slot : (this.images.content && !this.images.style ? 'style' : 'content');
-      this.setImage(slot, files[0]);
+      this.paste(files[0], zone ? zone.dataset.slot : null);
     });
+    for (const type of ['pointerdown', 'focusin']) this.root.addEventListener(type, () => { lastUsed = this; });
+    if (!mounted.size) document.addEventListener('paste', onDocumentPaste);
+    mounted.add(this);
     this.root.addEventListener('click', (e) => {
       const b = e.target.closest('[data-sample]');
       if (b && this.root.contains(b)) this.useSample(b.dataset.sample, b.dataset.file);
@@ -179,6 +207,11 @@ export class Stylizer {
     } catch (e) {
       this.#slotError(slot, `The sample image could not be loaded (${e.message}).`);
     }
+  }
+
+  /** A pasted image goes to `slot`, or when none is named to the photo unless only the style is missing. */
+  paste(file, slot = null) {
+    return this.setImage(slot || (this.images.content && !this.images.style ? 'style' : 'content'), file);
   }
 
   /** Take a File/Blob for `slot` ('content' or 'style'): decode, preview, or show an inline error. */

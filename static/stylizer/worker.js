@@ -11,7 +11,7 @@ import { loadModel } from './model-store.js';
 let tf = null;
 const S = {
   manifest: null, artifacts: null, models: null, backend: null, ranking: [], selftest: [],
-  maxResolution: 1024, styleCache: new Map(), pixelCache: new Map(), queue: [], current: null, ready: null,
+  maxResolution: 1024, lost: null, styleCache: new Map(), pixelCache: new Map(), queue: [], current: null, ready: null,
 };
 const STYLE_CACHE_SIZE = 4;
 const PIXEL_CACHE_SIZE = 4; // decoded images (float RGB, up to 2048 px): content + style of the last two choices
@@ -100,8 +100,8 @@ async function chooseByMeasurement(forced) {
   const small = selftestInputs(16, 8);
   const reference = await selftestRun(small).data();
   small.forEach((t) => t.dispose());
-  let candidates = candidateBackends({ hasWebGPU: !!tf.findBackendFactory('webgpu'), hasWebGL: typeof OffscreenCanvas !== 'undefined', hasWasm: typeof WebAssembly !== 'undefined' });
-  if (forced) candidates = candidates.filter((b) => b === forced);
+  const all = candidateBackends({ hasWebGPU: !!tf.findBackendFactory('webgpu'), hasWebGL: typeof OffscreenCanvas !== 'undefined', hasWasm: typeof WebAssembly !== 'undefined' });
+  const candidates = forced ? all.filter((b) => b === forced) : all;
   const results = [];
   for (const b of candidates) {
     post({ type: 'progress', stage: 'selftest', backend: b, done: results.length, total: candidates.length });
@@ -109,8 +109,25 @@ async function chooseByMeasurement(forced) {
     results.push(await timeBackend(b, reference, best));
   }
   const { chosen, ranking } = chooseBackend(results);
-  if (!chosen) ranking.push('cpu'); // always compute something, slowly
+  // A forced backend (benchmarks, tests) still needs somewhere to fall back to: the others, unmeasured.
+  if (forced) for (const b of all) if (!ranking.includes(b)) ranking.push(b);
+  if (!chosen && !ranking.length) ranking.push('cpu'); // always compute something, slowly
   return { results, ranking };
+}
+
+/**
+ * Free the backends the self-test started but the engine does not use (a WebGL context with its compiled
+ * shaders and textures, a WebGPU device). Their factories stay registered, so a fallback can start them again.
+ */
+function releaseUnusedBackends(keep) {
+  const engine = tf.engine();
+  for (const name of ['webgl', 'webgpu']) {
+    if (name === keep || !(name in engine.registry)) continue;
+    const factory = tf.findBackendFactory(name);
+    const priority = engine.registryFactory[name]?.priority ?? 1;
+    tf.removeBackend(name);
+    tf.registerBackend(name, factory, priority);
+  }
 }
 
 // ---------------------------------------------------------------- the model
@@ -120,6 +137,7 @@ async function useBackend(name) {
   clearStyleCache();
   if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to start`);
   await tf.ready();
+  watchContext(name);
   post({ type: 'progress', stage: 'compile', backend: name });
   const models = {};
   for (const g of ['encoder', 'transform', 'decoder']) {
@@ -159,12 +177,42 @@ function imageTensor(pix, h, w) {
   });
 }
 
+// ---------------------------------------------------------------- a lost WebGL context
+// With a lost context WebGL calls do nothing and raise nothing (TF.js checks GL errors only in debug mode),
+// so a run would finish with zeros, or wait forever on a read. Check at every stage boundary, and race each
+// read against the context-lost event.
+function watchContext(name) {
+  S.lost = null;
+  const canvas = name === 'webgl' && tf.backend().gpgpu?.gl?.canvas;
+  if (!canvas) return;
+  S.lost = new Promise((_, reject) => canvas.addEventListener('webglcontextlost',
+    () => reject(new Error('WebGL context lost')), { once: true }));
+  S.lost.catch(() => {}); // rejects with no run waiting when the context goes while idle
+}
+
+function contextLost() {
+  if (S.backend !== 'webgl') return false;
+  const gl = tf.backend().gpgpu?.gl;
+  return !!(gl && gl.isContextLost());
+}
+
+function checkContext() {
+  if (contextLost()) throw new Error('WebGL context lost');
+}
+
+/** A tensor's values, failing (not hanging) if the GPU context goes meanwhile. */
+async function read(t) {
+  checkContext();
+  const values = await (S.lost ? Promise.race([t.data(), S.lost]) : t.data());
+  checkContext();
+  return values;
+}
+
 /** Force the backend to finish queued work (GPU backends run asynchronously), cheaply. */
 async function settle(t) {
   if (S.backend === 'wasm' || S.backend === 'cpu') return;
   const one = tf.slice(t, [0, 0, 0, 0], [1, 1, 1, 1]);
-  await one.data();
-  one.dispose();
+  try { await read(one); } finally { one.dispose(); }
 }
 
 function pixelsOf(img) {
@@ -248,8 +296,8 @@ async function stylizeOnce(job, resolution) {
     }
     const [h, w] = sizes.output;
     const out = tf.slice(x, [0, 0, 0, 0], [1, h, w, 3]);
-    const rgb = await out.data();
-    out.dispose();
+    let rgb;
+    try { rgb = await read(out); } finally { out.dispose(); }
     return { width: w, height: h, pixels: rgbFloatToRgba(rgb), ms: now() - t0 };
   } finally {
     x.dispose();
@@ -275,7 +323,7 @@ async function runJob(job) {
     } catch (e) {
       if (e instanceof Cancelled) { post({ type: 'cancelled', id: job.id }); return; }
       if (e instanceof RangeError && /too narrow/.test(e.message)) { post({ type: 'error', id: job.id, kind: 'input', message: e.message }); return; }
-      const kind = classifyError(e);
+      const kind = contextLost() ? 'context-lost' : classifyError(e);
       tried.push(S.backend);
       const next = fallbackAction({ kind, resolution, backend: S.backend, ranking: S.ranking, tried });
       if (next.action === 'retry-smaller') {
@@ -341,6 +389,7 @@ async function init(msg) {
   S.artifacts = artifacts;
   t = now();
   await useBackend(ranking[0]);
+  releaseUnusedBackends(S.backend);
   timings.compileMs = now() - t;
   t = now();
   post({ type: 'progress', stage: 'warmup' });
