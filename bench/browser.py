@@ -83,7 +83,11 @@ def run_once(page, style: Path, resolution: int) -> dict:
     wall = time.perf_counter() - t
     assert state == "done", page.text_content("[data-role=status]")
     size = page.evaluate("(() => { const c = document.querySelector('canvas[data-role=result]'); return [c.width, c.height]; })()")
-    return {"wall_s": wall, "size": size}
+    run = {"wall_s": wall, "size": size}
+    if max(size) != resolution:   # the widget fell back to a smaller size: say so, never report it as this size
+        run["fallback"] = page.text_content("[data-role=status]")
+        print(f"  fell back: {run['fallback']}", file=sys.stderr, flush=True)
+    return run
 
 
 def note(backend: str, what: str, seconds: float) -> None:
@@ -91,7 +95,7 @@ def note(backend: str, what: str, seconds: float) -> None:
     print(f"  {backend}: {what} {seconds:.2f} s", file=sys.stderr, flush=True)
 
 
-def bench_backend(browser, url, backend, sizes, content, style) -> dict:
+def bench_backend(browser, url, backend, sizes, content, style, first: bool = True, runs: int = 2) -> dict:
     ctx = browser.new_context()
     page = ctx.new_page()
     try:
@@ -110,11 +114,11 @@ def bench_backend(browser, url, backend, sizes, content, style) -> dict:
         note(backend, "warm load", warm)
         warm_info = page.evaluate(f"(() => {{ const i = {info_js}; return {{timings: i.timings, stats: i.stats}}; }})()")
         page.set_input_files("input[name=content]", str(content))
-        first = run_once(page, style, 512)
+        first = run_once(page, style, 512) if first else {"wall_s": float("nan")}
         note(backend, "first stylization at 512 px", first["wall_s"])
         steady = {}
         for res in sizes:
-            if res != 512:
+            if (res != 512 or not first) and runs > 1:
                 note(backend, f"first run at {res} px (not counted)", run_once(page, style, res)["wall_s"])
             steady[res] = run_once(page, style, res)
             note(backend, f"steady {res} px", steady[res]["wall_s"])
@@ -131,6 +135,10 @@ def main() -> None:
     ap.add_argument("--webgl-sizes", default="256,512", help="WebGL runs on SwiftShader without a GPU: minutes per 1024 px run")
     ap.add_argument("--model", type=Path, default=ROOT / "static" / "model")
     ap.add_argument("--skip-node", action="store_true")
+    ap.add_argument("--skip-first", action="store_true", help="skip the first-stylization figure (512 px)")
+    ap.add_argument("--runs-per-size", type=int, default=2, choices=(1, 2),
+                    help="2: a run at each new size, then the timed one; 1: time the first run at each size "
+                         "(for WebGL on SwiftShader, where one 1024 px run takes over half an hour)")
     ap.add_argument("--isolated", action="store_true",
                     help="serve with COOP/COEP so WASM can use threads (to measure whether threads are worth it)")
     a = ap.parse_args()
@@ -156,7 +164,8 @@ def main() -> None:
                                        attrs=f'data-force-backend="{backend}"')
                 sizes = [int(s) for s in (a.webgl_sizes if backend == "webgl" else a.sizes).split(",")]
                 print(f"benchmarking {backend} at {sizes} ...", file=sys.stderr, flush=True)
-                results.append(bench_backend(browser, base + page, backend, sizes, content, style))
+                results.append(bench_backend(browser, base + page, backend, sizes, content, style,
+                                             first=not a.skip_first, runs=a.runs_per_size))
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # partial results as they come
             browser.close()
     node = None
@@ -169,7 +178,7 @@ def main() -> None:
     print(f"\ncross-origin isolated (WASM threads possible): {[r.get('cold', {}).get('coi') for r in results]}")
     print(f"\nModel: {manifest['name']} {manifest['version']}, {manifest['total_bytes'] / 1e6:.1f} MB "
           f"({manifest.get('quantization') or 'float32'}); {json.dumps(node) if node else ''}\n")
-    sizes_all = sorted({int(s) for s in a.sizes.split(",")})
+    sizes_all = sorted({int(s) for s in a.sizes.split(",")} | {int(s) for s in a.webgl_sizes.split(",")})
     head = "| backend | model bytes | cold load | warm load (cache) | first stylization 512 px | " + \
         " | ".join(f"steady {s} px" for s in sizes_all) + " |"
     print(head)
@@ -180,12 +189,16 @@ def main() -> None:
             continue
         dl = r["cold"]["stats"]["downloadedBytes"]
         cells = [r["backend"], f"{dl / 1e6:.1f} MB downloaded, {r['warm']['stats']['downloadedBytes']} B on reload",
-                 f"{r['cold_s']:.1f} s", f"{r['warm_s']:.1f} s", f"{r['first_512_s']:.2f} s"]
-        cells += [f"{r['steady'][s]['wall_s']:.2f} s" if s in r["steady"] else "not run" for s in sizes_all]
+                 f"{r['cold_s']:.1f} s", f"{r['warm_s']:.1f} s",
+                 "not run" if r["first_512_s"] != r["first_512_s"] else f"{r['first_512_s']:.2f} s"]
+        cells += [("not run" if s not in r["steady"] else f"{r['steady'][s]['wall_s']:.2f} s"
+                   + (f" (ran at {max(r['steady'][s]['size'])} px: {r['steady'][s]['fallback']})"
+                      if "fallback" in r["steady"][s] else "")) for s in sizes_all]
         print("| " + " | ".join(cells) + " |")
     if node and "sizes" in node:
         cells = [node["backend"], "(files on disk)", "", "", f"{node['sizes'].get('512', {}).get('first_ms', 0) / 1000:.2f} s"]
-        cells += [f"{node['sizes'][str(s)]['steady_ms'] / 1000:.2f} s" for s in sizes_all]
+        cells += [f"{node['sizes'][str(s)]['steady_ms'] / 1000:.2f} s" if str(s) in node["sizes"] else "not run"
+                  for s in sizes_all]
         print("| " + " | ".join(cells) + " |")
     print("\nWorker timings (ms):", json.dumps([{r.get("backend"): r.get("cold", {}).get("timings")} for r in results]))
 
