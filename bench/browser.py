@@ -95,7 +95,7 @@ def note(backend: str, what: str, seconds: float) -> None:
     print(f"  {backend}: {what} {seconds:.2f} s", file=sys.stderr, flush=True)
 
 
-def bench_backend(browser, url, backend, sizes, content, style, first: bool = True, runs: int = 2) -> dict:
+def bench_backend(browser, url, backend, sizes, content, style, time_first: bool = True, runs: int = 2) -> dict:
     ctx = browser.new_context()
     page = ctx.new_page()
     try:
@@ -114,11 +114,11 @@ def bench_backend(browser, url, backend, sizes, content, style, first: bool = Tr
         note(backend, "warm load", warm)
         warm_info = page.evaluate(f"(() => {{ const i = {info_js}; return {{timings: i.timings, stats: i.stats}}; }})()")
         page.set_input_files("input[name=content]", str(content))
-        first = run_once(page, style, 512) if first else {"wall_s": float("nan")}
+        first = run_once(page, style, 512) if time_first else {"wall_s": float("nan")}
         note(backend, "first stylization at 512 px", first["wall_s"])
         steady = {}
         for res in sizes:
-            if (res != 512 or not first) and runs > 1:
+            if (res != 512 or not time_first) and runs > 1:
                 note(backend, f"first run at {res} px (not counted)", run_once(page, style, res)["wall_s"])
             steady[res] = run_once(page, style, res)
             note(backend, f"steady {res} px", steady[res]["wall_s"])
@@ -165,7 +165,7 @@ def main() -> None:
                 sizes = [int(s) for s in (a.webgl_sizes if backend == "webgl" else a.sizes).split(",")]
                 print(f"benchmarking {backend} at {sizes} ...", file=sys.stderr, flush=True)
                 results.append(bench_backend(browser, base + page, backend, sizes, content, style,
-                                             first=not a.skip_first, runs=a.runs_per_size))
+                                             time_first=not a.skip_first, runs=a.runs_per_size))
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # partial results as they come
             browser.close()
     node = None

@@ -41,9 +41,9 @@ MIXED_FLOAT16 = ["*/encoder_0/*", "*/encoder_2/*", "*/encoder_5/*", "*/decoder_2
 # of PER_CHANNEL_GROUP input channels (PER_CHANNEL_FINE_GROUP on the relu5_1 path, conv4_2 to conv5_1: the
 # attention at relu5_1 has the fewest positions, so a flipped choice there costs most; measured with
 # bench/quantization_sensitivity.py, 0.44 MB); its four smallest 3x3 kernels (conv1_2 to conv3_1: 0.55M
-# weights, whose errors every later layer carries) are float16. The codes are the only uint8 weights (stored exactly); scales,
-# minima and the float16 kernels are float16; biases, the tap scales and kernels under PER_CHANNEL_MIN_SIZE
-# elements (the input transform, conv1_1, the decoder's last conv) stay float32.
+# weights, whose errors every later layer carries) are float16. The codes are the only uint8 weights (stored
+# exactly); scales, minima and the float16 kernels are float16; biases, the tap scales and kernels under
+# PER_CHANNEL_MIN_SIZE elements (the input transform, conv1_1, the decoder's last conv) stay float32.
 PER_CHANNEL_MIN_SIZE = 4096
 PER_CHANNEL_GROUP = 64
 PER_CHANNEL_FINE_GROUP = 32
