@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cpu_memory import keep_freed_memory
 from .data import (CONTENT_DIR, STYLE_DIR, CropSchedule, DataError, PairBatches, center_square, held_out_pairs,
                    list_images, load_encoder_file)
 from .losses import LossWeights, sanet_losses, weighted_total
@@ -406,6 +407,7 @@ def train(args, t0: float) -> int:
         torch.backends.cudnn.benchmark = True
     stop = StopRequest()
     stop.install()
+    kept = keep_freed_memory()   # without it, large crops pay page faults on every activation (cpu_memory.py)
 
     batches = PairBatches(args.data / CONTENT_DIR, args.data / STYLE_DIR, args.batch_size, args.crops, args.seed,
                           args.threads)
@@ -442,7 +444,8 @@ def train(args, t0: float) -> int:
     first_step = step
     print(f"run {run}: {args.encoder} step {step} -> at most {args.max_steps} on {device}, crops {args.crops} px, "
           f"bf16 autocast {'on' if amp else 'off'} + channels_last {'on' if channels_last else 'off'} ({why}), "
-          f"sdpa {'on' if args.sdpa else 'off'}, compile {'on' if args.compile else 'off'}; "
+          f"sdpa {'on' if args.sdpa else 'off'}, compile {'on' if args.compile else 'off'}, "
+          f"malloc {'keeps freed memory' if kept else 'default'}; "
           f"{len(batches.content)} photos x {len(batches.style)} paintings", flush=True)
 
     # the names of every training image any run has had (runs on the GPU machine each get a subset)
