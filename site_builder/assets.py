@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from .config import SiteConfig
 from .errors import SourceError
+from .output import target_path
 
 STATIC_DIR = "static"
 HASH_LENGTH = 10
@@ -172,7 +173,7 @@ def copy_assets(plan: AssetPlan, dest: Path, previous: Path | None) -> int:
     copied = 0
     made_dirs: set[Path] = set()
     for out, entry in plan.entries.items():
-        target = dest / out
+        target = target_path(dest, out)
         if target.parent not in made_dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             made_dirs.add(target.parent)
@@ -190,18 +191,3 @@ def copy_assets(plan: AssetPlan, dest: Path, previous: Path | None) -> int:
         shutil.copy2(entry.src, target)
         copied += 1
     return copied
-
-
-def write_file_atomic(path: Path, data: bytes) -> None:
-    """Replace one file so a reader sees the old or the new version, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def copy_file_atomic(src: Path, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    shutil.copy2(src, tmp)
-    os.replace(tmp, path)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .assets import copy_assets
 from .errors import BuildFailed, SourceError
+from .output import write_file
 from .site import PageResult, Site, source_date_epoch
 
 DEFAULT_OUT = "_site"
@@ -48,9 +49,7 @@ def _finish(result: PageResult, out: Path | None, keep_body: set[str]) -> PageRe
     """Write the page now if there is somewhere to write it, and drop what need not travel back
     (the HTML once written, and the body unless the feed shows it)."""
     if out is not None and result.html and not result.errors:
-        target = out / result.output
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(result.html, encoding="utf-8")
+        write_file(out, result.output, result.html.encode("utf-8"))
         result.html = ""
     if result.source not in keep_body:
         result.body = ""
@@ -164,7 +163,7 @@ def write_site(site: Site, out: Path, jobs: int | None = None) -> BuildReport:
         if errors:
             raise BuildFailed(errors)
         for name, data in generated.items():
-            (tmp / name).write_bytes(data)
+            write_file(tmp, name, data)
         copied = copy_assets(site.plan, tmp, out if out.is_dir() else None)
         epoch = source_date_epoch()
         if epoch is not None:

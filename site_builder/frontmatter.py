@@ -10,6 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from .errors import SourceError
 from .yaml_source import YamlError, key_line, load_yaml
@@ -79,6 +80,23 @@ def parse_date(value: Any) -> dt.datetime | None:
     return None
 
 
+def permalink_problem(value: str) -> str | None:
+    """Why a permalink cannot be a page's URL, or None. Every output file must stay inside the output
+    directory, so anything a path could climb or hide with (after percent-decoding) is refused."""
+    if not value.startswith("/") or not (value.endswith("/") or value.endswith(".html")):
+        return "must start with '/' and end with '/' or '.html'"
+    path = unquote(value)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return "must not contain control characters"
+    if "\\" in path:
+        return "must not contain a backslash"
+    if "//" in path:
+        return "must not contain '//'"
+    if any(part in (".", "..") for part in path.split("/")):
+        return "must not contain '.' or '..' segments"
+    return None
+
+
 def _kind(value: Any) -> str:
     return {type(None): "nothing", bool: "a boolean", int: "a number", float: "a number", str: "a string",
             list: "a list", dict: "a mapping", dt.date: "a date", dt.datetime: "a date"}.get(type(value), type(value).__name__)
@@ -116,8 +134,9 @@ def parse(text: str, path: str) -> SourceText:
             elif key == "layout":
                 meta.layout = value.strip()
             elif key == "permalink":
-                if not value.startswith("/") or not (value.endswith("/") or value.endswith(".html")):
-                    fail(key, f"'permalink' must start with '/' and end with '/' or '.html', got '{value}'")
+                problem = permalink_problem(value)
+                if problem:
+                    fail(key, f"'permalink' {problem}, got {value!r}")
                 else:
                     meta.permalink = value
             elif key == "summary" or not meta.summary:

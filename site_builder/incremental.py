@@ -14,11 +14,12 @@ import time
 from pathlib import Path, PurePosixPath
 
 from . import frontmatter, highlight
-from .assets import STATIC_DIR, content_asset_files, copy_file_atomic, plan_assets, under_any, write_file_atomic
+from .assets import STATIC_DIR, content_asset_files, plan_assets, under_any
 from .build import render_pages, write_site
 from .config import CONFIG_FILE
 from .errors import BuildFailed, SourceError
 from .feeds import FEED_ENTRIES
+from .output import copy_file_atomic, remove_file, write_file_atomic
 from .pages import CONTENT_DIR, read_page
 from .site import GENERATED_CSS, PageResult, Site
 from .templates import TEMPLATES_DIR
@@ -194,15 +195,15 @@ class IncrementalBuilder:
             raise
 
         for out in sorted(changed_outputs):
-            copy_file_atomic(plan.entries[out].src, self.out / out)
+            copy_file_atomic(self.out, out, plan.entries[out].src)
         for out in sorted(removed_outputs):
-            (self.out / out).unlink(missing_ok=True)
+            remove_file(self.out, out)
         for result in fresh:
-            write_file_atomic(self.out / result.output, result.html.encode("utf-8"))
+            write_file_atomic(self.out, result.output, result.html.encode("utf-8"))
             result.html = ""
         for name, data in generated.items():
             if self.generated.get(name) != data:
-                write_file_atomic(self.out / name, data)
+                write_file_atomic(self.out, name, data)
         self.results = results
         self.generated = generated
         self.snapshot = snapshot
