@@ -12,6 +12,7 @@ from functools import lru_cache
 from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import SourceError
+from .liquid import is_placeholder
 
 _ID = re.compile(r"""\sid\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _SKIP_SCHEMES = ("http", "https", "mailto", "tel", "data", "javascript", "ftp", "irc", "ws", "wss")
@@ -64,7 +65,7 @@ def check_links(items: list[tuple[LinkSource, str, int, str]], outputs: set[str]
     """`items` is [(where, href, line, kind)] with kind "link" or "image"; returns one error per bad link."""
     errors = []
     for where, href, line, kind in items:
-        if not href or href.startswith("\x02"):
+        if not href or is_placeholder(href):
             continue
         if href.startswith("#"):
             target, fragment, problem = where.output, unquote(href[1:]), None

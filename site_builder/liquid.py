@@ -1,25 +1,38 @@
-"""Jekyll-style Liquid in Markdown, by a small, tested translation to Jinja2 (not a Liquid engine).
+"""Jekyll's Liquid in Markdown, rendered by python-liquid: a real Liquid engine, so a post dropped in from
+Jekyll behaves as it did there and, like Jekyll, cannot reach Python (no attributes, no calls, no imports).
 
-Why a translation: layouts and includes are Jinja2 templates, and `{% include stylizer.html %}` must be
-able to use template helpers such as `asset_url(...)`. One engine means one set of variables and filters.
+Layouts and includes are Jinja2 templates written by the site's authors (trusted); Markdown is content, which
+may come from anywhere (a copied post, a contributor), so it only gets Liquid: data lookups, filters, tags.
 
-Supported (everything else is an error naming the file and line):
-  {{ expr }}, {{ expr | filter: arg, arg }}  filters: prepend, append, relative_url, absolute_url, date,
-      date_to_xmlschema, date_to_string, xml_escape, cgi_escape, url_encode, slugify, strip_html,
-      number_of_words, jsonify, downcase, upcase, capitalize, size, default, escape, strip
-  {% include name.html key="value" %}   rendered from templates/, output inserted as raw HTML
-  {% if %} {% elsif %} {% else %} {% endif %}, {% unless %}, {% for x in list %}, {% assign %},
-  {% capture %}, {% comment %}, {% raw %}, {% highlight lang %} (becomes a fenced code block),
+Standard Liquid (python-liquid): {{ expr | filter: arg }}, if/elsif/else, unless, case, for, assign,
+capture, raw, comment and the standard filters (prepend, append, date, default, size, downcase ...).
+Jekyll's additions:
+  {% include name.html key="value" other=page.x %}  renders templates/name.html (Jinja2) with `include.KEY`;
+      its HTML goes in after Markdown, so Markdown never re-reads it
+  {% highlight lang %}...{% endhighlight %}        becomes a fenced code block with the same lines
   {% post_url 2024-05-01-slug %}, {% link content/path.md %}
-Code (fenced and inline) and math are cut out before this pass and put back after it, untouched.
+  filters relative_url, absolute_url, date_to_xmlschema, date_to_rfc822, date_to_string,
+      date_to_long_string, xml_escape, cgi_escape, uri_escape, slugify, jsonify, number_of_words
+Fenced and inline code and math are cut out before this pass and put back after it, untouched.
+An undefined variable is false in `if` and fine for `default`, and an error anywhere it would be printed;
+unknown tags and filters are errors too, each naming the line.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TextIO
 
-import jinja2
+import liquid
+from liquid import Mode
+from liquid.ast import Node
+from liquid.builtin.expressions import parse_primitive, tokenize
+from liquid.exceptions import FilterArgumentError, LiquidSyntaxError, LiquidTypeError, UndefinedError
+from liquid.exceptions import LiquidError as EngineError
+from liquid.stream import TokenStream
+from liquid.tag import Tag
+from liquid.token import TOKEN_ASSIGN, TOKEN_COLON, TOKEN_COMMA, TOKEN_EOF, TOKEN_EXPRESSION, TOKEN_TAG, TOKEN_WORD
+from liquid.token import Token
 
 PLACEHOLDER = re.compile(r"\x02(\d+)(\n*)\x03")
 INCLUDE_TOKEN = "\x02I{}\x03"
@@ -117,111 +130,171 @@ def protect(text: str) -> Protected:
     return result
 
 
-def _split_pipes(expr: str) -> list[str]:
-    parts, current, quote = [], [], ""
-    for ch in expr:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-            current.append(ch)
-        elif ch == "|":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return parts
+class LiquidError(ValueError):
+    def __init__(self, line: int, message: str):
+        self.line = line
+        super().__init__(message)
 
 
-_WORDS = re.compile(r"""("[^"]*"|'[^']*')|\bnil\b|\bempty\b""")
-_CONTAINS = re.compile(r"""([\w.\[\]"']+)\s+contains\s+([\w.\[\]"']+)""")
+def is_placeholder(url: str) -> bool:
+    """True for an include's placeholder where a URL was expected; it is replaced after Markdown."""
+    return url.startswith("\x02")
 
 
-def _expression(expr: str) -> str:
-    """Liquid expression -> Jinja expression (nil, contains); strings are left alone."""
-    expr = _WORDS.sub(lambda m: m[1] if m[1] else ("none" if m[0] == "nil" else "[]"), expr)
-    return _CONTAINS.sub(lambda m: f"({m[2]} in {m[1]})", expr)
+_INCLUDE_PARAGRAPH = re.compile(r"<p>\x02I(\d+)\x03</p>\n?")
 
 
-def _output(expr: str, line: int) -> str:
-    """`x | prepend: site.baseurl | f` -> `x | prepend(site.baseurl) | f`."""
-    parts = _split_pipes(expr)
-    result = [_expression(parts[0]).strip()]
-    for part in parts[1:]:
-        m = _FILTER_CALL.match(part)
+def insert_includes(html: str, includes: list[str]) -> str:
+    """Put rendered includes where their placeholders are; a placeholder alone in a paragraph replaces it."""
+    html = _INCLUDE_PARAGRAPH.sub(lambda m: includes[int(m[1])], html)
+    return INCLUDE_TOKEN_RE.sub(lambda m: includes[int(m[1])], html)
+
+
+# -- the engine ------------------------------------------------------------------------------------------
+
+@dataclass
+class Hooks:
+    """What Jekyll's tags need from the site: a Jinja2 include, and page URLs by name."""
+
+    include: Callable[[str, dict[str, Any], dict[str, Any]], str]  # (name, params, variables) -> HTML
+    post_url: Callable[[str], str]  # Jekyll post file name (2024-05-01-slug) -> URL
+    link: Callable[[str], str]  # source path (content/x.md) -> URL
+
+
+@dataclass
+class _Render:
+    """Per-render state, reached by the tags through a global that no Liquid name can spell."""
+
+    hooks: Hooks
+    variables: dict[str, Any]
+    includes: list[str] = field(default_factory=list)
+
+
+_STATE = object()
+
+
+class _Undefined(liquid.FalsyStrictUndefined):
+    """False in `if`, replaced by `default`, an error wherever it would be printed or used."""
+
+    force_liquid_default = True
+
+
+class _Environment(liquid.Environment):
+    # Content must not be able to hang or flood the build.
+    loop_iteration_limit = 1_000_000
+    output_stream_limit = 20_000_000
+
+
+def _raw_expression(stream: TokenStream, example: str) -> tuple[Token, Token]:
+    """The tag token and its expression as written (`{% post_url 2024-05-01-x %}` -> "2024-05-01-x")."""
+    tag = stream.current
+    stream.expect(TOKEN_TAG)
+    if stream.peek.kind != TOKEN_EXPRESSION:
+        raise LiquidSyntaxError(f"'{tag.value}' needs an argument: {example}", token=tag)
+    next(stream)
+    return tag, stream.current
+
+
+class _IncludeNode(Node):
+    __slots__ = ("name", "args")
+
+    def __init__(self, token: Token, name: str, args: list[tuple[Token, Any]]):
+        super().__init__(token)
+        self.name, self.args = name, args
+        self.blank = False
+
+    def render_to_output(self, context: liquid.RenderContext, buffer: TextIO) -> int:
+        state: _Render = context.globals[_STATE]
+        params = {}
+        for token, expression in self.args:
+            value = expression.evaluate(context)
+            if liquid.is_undefined(value):
+                raise UndefinedError(f"include parameter '{token.value}': {value.msg}", token=token)
+            params[token.value] = value
+        try:
+            html = state.hooks.include(self.name, params, {**state.variables, **dict(context.locals)})
+        except LookupError as exc:
+            raise LiquidTypeError(str(exc.args[0] if exc.args else exc), token=self.token) from None
+        state.includes.append(html)
+        return buffer.write(INCLUDE_TOKEN.format(len(state.includes) - 1))
+
+
+class _IncludeTag(Tag):
+    """Jekyll's include: `{% include name.html key="value" key2=variable %}` (a file, not an expression)."""
+
+    name = "include"
+    block = False
+
+    def parse(self, stream: TokenStream) -> Node:
+        tag, expr = _raw_expression(stream, '{% include name.html key="value" %}')
+        m = re.match(r"\s*([\w./-]+\.\w+)(?=\s|$)", expr.value)
         if not m:
-            raise LiquidError(line, f"cannot read Liquid filter '{part.strip()}'")
-        name, args = m[1], m[2]
-        result.append(f"{name}({_expression(args).strip()})" if args is not None else name)
-    return " | ".join(result)
+            raise LiquidSyntaxError(f"cannot read '{{% include {expr.value.strip()} %}}': expected "
+                                    '{% include name.html key="value" %}', token=expr)
+        rest = Token(TOKEN_EXPRESSION, expr.value[m.end():], expr.start_index + m.end(), expr.source)
+        tokens = TokenStream(tokenize(rest.value, parent_token=rest))
+        args = []
+        while tokens.current.kind != TOKEN_EOF:
+            name = tokens.eat(TOKEN_WORD)
+            tokens.eat_one_of(TOKEN_ASSIGN, TOKEN_COLON)
+            args.append((name, parse_primitive(self.env, tokens)))
+            if tokens.current.kind == TOKEN_COMMA:
+                next(tokens)
+        return _IncludeNode(tag, m[1], args)
 
 
-_INCLUDE_ARGS = re.compile(r"""^\s*([\w./-]+\.\w+)((?:\s+\w+\s*=\s*(?:"[^"]*"|'[^']*'|[\w.\[\]]+))*)\s*$""")
-_KWARG = re.compile(r"""(\w+)\s*=\s*("[^"]*"|'[^']*'|[\w.\[\]]+)""")
+class _UrlNode(Node):
+    __slots__ = ("kind", "name")
+
+    def __init__(self, token: Token, kind: str, name: str):
+        super().__init__(token)
+        self.kind, self.name = kind, name
+        self.blank = False
+
+    def render_to_output(self, context: liquid.RenderContext, buffer: TextIO) -> int:
+        hooks = context.globals[_STATE].hooks
+        try:
+            url = hooks.post_url(self.name) if self.kind == "post_url" else hooks.link(self.name)
+        except LookupError as exc:
+            raise LiquidTypeError(str(exc.args[0] if exc.args else exc), token=self.token) from None
+        return buffer.write(url)
 
 
-def translate(text: str, first_line: int) -> str:
-    """Rewrite Liquid tags and outputs into Jinja2 syntax; unsupported tags raise LiquidError with a line."""
-    def line_of(pos: int) -> int:
-        return first_line + text.count("\n", 0, pos)
+def _url_tag(tag_name: str, example: str) -> type[Tag]:
+    class UrlTag(Tag):
+        name = tag_name
+        block = False
 
-    def output(m: re.Match) -> str:
-        return "{{" + m[1] + " " + _output(m[2], line_of(m.start())) + " " + m[3] + "}}"
-
-    def tag(m: re.Match) -> str:
-        lstrip, name, rest, rstrip = m[1], m[2], m[3].strip(), m[4]
-        line = line_of(m.start())
-
-        def jinja(body: str) -> str:
-            return "{%" + lstrip + " " + body + " " + rstrip + "%}"
-
-        if name == "include":
-            args = _INCLUDE_ARGS.match(rest)
-            if not args:
-                raise LiquidError(line, f"cannot read '{{% include {rest} %}}': expected "
-                                        "{% include name.html key=\"value\" %}")
-            kwargs = "".join(f", {k}={_expression(v)}" for k, v in _KWARG.findall(args[2]))
-            return "{{" + lstrip + f" _include({args[1]!r}{kwargs}) " + rstrip + "}}"
-        if name in ("if", "elsif"):
-            return jinja(("if " if name == "if" else "elif ") + _expression(rest))
-        if name == "unless":
-            return jinja(f"if not ({_expression(rest)})")
-        if name in ("endif", "endunless"):
-            return jinja("endif")
-        if name in ("else", "endfor", "endcapture"):
-            return jinja({"endcapture": "endset"}.get(name, name))
-        if name == "for":
-            if re.search(r"\b(limit|offset|reversed)\b", rest):
-                raise LiquidError(line, "Liquid for-loop options (limit, offset, reversed) are not supported")
-            return jinja("for " + _expression(rest))
-        if name == "assign":
-            target, _, value = rest.partition("=")
-            if not value:
-                raise LiquidError(line, f"cannot read '{{% assign {rest} %}}'")
-            return jinja(f"set {target.strip()} = {_output(value, line)}")
-        if name == "capture":
-            return jinja(f"set {rest}")
-        if name == "post_url":
-            return "{{" + lstrip + f" _post_url({rest!r}) " + rstrip + "}}"
-        if name == "link":
-            return "{{" + lstrip + f" _link({rest!r}) " + rstrip + "}}"
-        raise LiquidError(line, f"unsupported Liquid tag '{{% {name} %}}'")
-
-    return _TAG.sub(tag, _OUTPUT.sub(output, text))
+        def parse(self, stream: TokenStream) -> Node:
+            tag, expr = _raw_expression(stream, example)
+            return _UrlNode(tag, tag_name, expr.value.strip())
+    return UrlTag
 
 
-def template_line(exc: BaseException, filename: str) -> int | None:
-    """The template line Jinja was executing when `exc` was raised (Jinja rewrites tracebacks for this)."""
-    line = getattr(exc, "lineno", None)
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+def _guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A Jekyll filter whose failures become Liquid errors at the filter's line."""
+    def call(value: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(value, *args, **kwargs)
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise FilterArgumentError(f"{name}: {exc}", token=None) from None
+    return call
+
+
+def make_environment(filters: dict[str, Callable[..., Any]]) -> liquid.Environment:
+    """A strict Liquid environment with Jekyll's tags and the site's filters (those Liquid lacks, and a
+    `date` that refuses "now", which would make builds differ from day to day)."""
+    env = _Environment(tolerance=Mode.STRICT, undefined=_Undefined, strict_filters=True, autoescape=False)
+    del env.tags["render"]  # Liquid's own partials read from a loader we do not have: use include
+    env.add_tag(_IncludeTag)
+    env.add_tag(_url_tag("post_url", "{% post_url 2024-05-01-slug %}"))
+    env.add_tag(_url_tag("link", "{% link content/about.md %}"))
+    for name, func in filters.items():
+        if name == "date" or name not in env.filters:
+            env.add_filter(name, _guarded(name, func))
+    return env
 
 
 @dataclass
@@ -230,38 +303,26 @@ class LiquidResult:
     includes: list[str]  # HTML to put in place of INCLUDE_TOKEN(i) after Markdown rendering
 
 
-def render(body: str, first_line: int, env: jinja2.Environment, context: dict[str, Any],
-           include: Callable[[str, dict[str, Any], dict[str, Any]], str]) -> LiquidResult:
-    """Run the Liquid pass over a Markdown body; math and code come back exactly as written.
+def _line(exc: EngineError, text: str, first_line: int) -> int:
+    token = exc.token
+    index = token.start_index if token is not None and token.start_index >= 0 else len(text)
+    return first_line + text.count("\n", 0, index)
 
-    `include(name, params, context)` renders a template from templates/ and returns its HTML.
-    """
+
+def render(body: str, first_line: int, env: liquid.Environment, variables: dict[str, Any],
+           hooks: Hooks) -> LiquidResult:
+    """Run the Liquid pass over a Markdown body; math and code come back exactly as written."""
     body = convert_highlight_tags(body) if "highlight" in body else body
     if not has_liquid(body):
         return LiquidResult(body, [])
     protected = protect(body)
     if not has_liquid(protected.text):
         return LiquidResult(protected.restore(protected.text), [])
-    source = translate(protected.text, first_line)
-    includes: list[str] = []
-
-    @jinja2.pass_context
-    def _include(ctx: jinja2.runtime.Context, name: str, **params: Any) -> str:
-        includes.append(include(name, params, dict(ctx.get_all())))
-        return INCLUDE_TOKEN.format(len(includes) - 1)
-
-    filename = "<markdown>"
+    state = _Render(hooks, variables)
     try:
-        code = env.compile(source, filename=filename)
-        template = env.template_class.from_code(env, code, env.make_globals({"_include": _include}), None)
-    except jinja2.TemplateSyntaxError as exc:
-        raise LiquidError(first_line + (exc.lineno or 1) - 1, f"template syntax: {exc.message}") from None
-    try:
-        text = template.render(context)
-    except LiquidError:
-        raise
-    except Exception as exc:  # undefined variables, failed includes, bad filter arguments ...
-        line = template_line(exc, filename) or 1
-        message = exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
-        raise LiquidError(first_line + line - 1, message) from None
-    return LiquidResult(protected.restore(text), includes)
+        text = env.from_string(protected.text).render({**variables, _STATE: state})
+    except LiquidSyntaxError as exc:
+        raise LiquidError(_line(exc, protected.text, first_line), f"Liquid syntax error: {exc.message}") from None
+    except EngineError as exc:
+        raise LiquidError(_line(exc, protected.text, first_line), str(exc.message)) from None
+    return LiquidResult(protected.restore(text), state.includes)

@@ -25,7 +25,7 @@ from .frontmatter import FrontMatter
 from .images import ImageError, image_size
 from .markdown_renderer import MarkdownRenderer, RenderHooks
 from .pages import CONTENT_DIR, Page, load_pages
-from .templates import TEMPLATES_DIR, layout_names, make_environment
+from .templates import TEMPLATES_DIR, filters, layout_names, make_environment
 from .yaml_source import key_line
 
 GENERATED_CSS = "css/pygments.css"
@@ -66,7 +66,9 @@ class Site:
         self.config = config
         self.plan = plan
         self.env = env
-        self.liquid_env = env.overlay(autoescape=False)
+        self.liquid_env = liquid.make_environment(filters(config))
+        self.liquid_hooks = liquid.Hooks(self._include, lambda name: self._special_url("post_url", name),
+                                         lambda name: self._special_url("link", name))
         self.drafts = drafts
         self.load_errors = errors
         self.renderer = MarkdownRenderer()
@@ -175,7 +177,7 @@ class Site:
 
     def _rewrite_url(self, page: Page, href: str) -> str:
         parts = urlsplit(href)
-        if not href or parts.scheme or href.startswith(("#", "//")) or href.startswith("\x02"):
+        if not href or parts.scheme or href.startswith(("#", "//")) or liquid.is_placeholder(href):
             return href
         path = parts.path
         suffix = href[len(path):]  # ?query#fragment as written
@@ -213,13 +215,14 @@ class Site:
             return None
 
     # -- rendering ---------------------------------------------------------------------------------------
-    def _include(self, name: str, params: dict[str, Any], context: dict[str, Any]) -> str:
+    def _include(self, name: str, params: dict[str, Any], variables: dict[str, Any]) -> str:
+        """`{% include name.html %}` in Markdown: a trusted Jinja2 template from templates/."""
         try:
             template = self.env.get_template(name)
         except jinja2.TemplateNotFound:
             raise LookupError(f"include '{name}' not found in {TEMPLATES_DIR}/") from None
         try:
-            return template.render({**context, "include": params})
+            return template.render({**variables, "include": params})
         except Exception as exc:
             where = self._template_location(exc) or (f"{TEMPLATES_DIR}/{name}", None)
             message = exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
@@ -254,11 +257,9 @@ class Site:
         """Front matter is already read; run Liquid, Markdown and the layout. Never raises for bad input."""
         result = PageResult(page.source, page.output, "", "")
         view = self.page_view(page)
-        context = {"site": self.site_view, "page": view,
-                   "_post_url": lambda name: self._special_url("post_url", name),
-                   "_link": lambda name: self._special_url("link", name)}
         try:
-            liquid_out = liquid.render(page.body, page.body_line, self.liquid_env, context, self._include)
+            liquid_out = liquid.render(page.body, page.body_line, self.liquid_env,
+                                       {"site": self.site_view, "page": view}, self.liquid_hooks)
         except liquid.LiquidError as exc:
             result.errors.append(SourceError(page.source, exc.line, str(exc)))
             return result
@@ -272,7 +273,7 @@ class Site:
         md_errors.extend(rendered.errors)
         body = rendered.html
         if liquid_out.includes:
-            body = _insert_includes(body, liquid_out.includes)
+            body = liquid.insert_includes(body, liquid_out.includes)
         result.errors.extend(SourceError(page.source, line, msg) for line, msg in md_errors)
         result.links = [(link.url, link.line, link.kind) for link in rendered.links]
         if page.meta.image:
@@ -346,12 +347,3 @@ def nest_toc(headings: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
         else:
             toc.append(entry)
     return toc
-
-
-_INCLUDE_PARAGRAPH = re.compile(r"<p>\x02I(\d+)\x03</p>\n?")
-
-
-def _insert_includes(html: str, includes: list[str]) -> str:
-    """Put rendered includes where their placeholders are; a placeholder alone in a paragraph replaces it."""
-    html = _INCLUDE_PARAGRAPH.sub(lambda m: includes[int(m[1])], html)
-    return liquid.INCLUDE_TOKEN_RE.sub(lambda m: includes[int(m[1])], html)

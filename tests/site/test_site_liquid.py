@@ -1,33 +1,43 @@
-"""The Jekyll/Liquid translation: supported syntax renders, math and code are never touched."""
-import jinja2
+"""Jekyll's Liquid in Markdown (python-liquid): supported syntax renders, math and code are never touched,
+and mistakes name their line."""
 import pytest
 
 from site_builder import liquid
-from site_builder.liquid import LiquidError, protect, translate
+from site_builder.build import build
+from site_builder.config import SiteConfig
+from site_builder.errors import BuildFailed
+from site_builder.liquid import LiquidError, protect
+from site_builder.templates import filters
+from tests.site.helpers import make_site
+
+CONFIG = SiteConfig(title="T", author="A", description="", language="en", base_url="https://u.github.io/repo/")
+ENV = liquid.make_environment(filters(CONFIG))
+VARIABLES = {"site": {"baseurl": "/repo", "title": "T", "list": [1, 2]}, "page": {"title": "P"}}
 
 
-def env() -> jinja2.Environment:
-    e = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    e.filters.update({"prepend": lambda v, p: f"{p}{v}", "relative_url": lambda v: "/repo" + v})
-    return e
-
-
-CONTEXT = {"site": {"baseurl": "/repo", "title": "T"}, "page": {"title": "P"}}
-
-
-def render(text: str, includes=None):
+def render(text: str, first_line: int = 1):
     calls = []
 
-    def include(name, params, ctx):
+    def include(name, params, variables):
         calls.append((name, params))
-        return f"<div data-include='{name}' data-base='{ctx['site']['baseurl']}'></div>"
-    result = liquid.render(text, 1, env(), CONTEXT, include)
-    return result, calls
+        return f"<div data-include='{name}' data-base='{variables['site']['baseurl']}'></div>"
+
+    def url(kind):
+        def find(name):
+            if name == "missing":
+                raise LookupError(f"{kind}: no post named '{name}'")
+            return f"/repo/{kind}/{name}/"
+        return find
+    hooks = liquid.Hooks(include, url("post_url"), url("link"))
+    return liquid.render(text, first_line, ENV, VARIABLES, hooks), calls
 
 
 def test_jekyll_outputs_and_filters():
     result, _ = render('![x]({{ "/img/a.png" | prepend: site.baseurl }}) [y]({{ "/p/" | relative_url }}) {{ site.baseurl }}')
     assert result.text == "![x](/repo/img/a.png) [y](/repo/p/) /repo"
+    result, _ = render('{{ "a b&c" | cgi_escape }} {{ "Hello World!" | slugify }} {{ site.list | jsonify }} '
+                       '{{ page.missing | default: "d" }} {{ "x" | upcase }}')
+    assert result.text == "a+b%26c hello-world [1, 2] d X"
 
 
 def test_include_with_parameters_becomes_a_placeholder():
@@ -35,6 +45,14 @@ def test_include_with_parameters_becomes_a_placeholder():
     assert calls == [("stylizer.html", {}), ("note.html", {"kind": "tip", "n": "T"})]
     assert result.text == "Before\n\n\x02I0\x03\n\n\x02I1\x03\n"
     assert "data-base='/repo'" in result.includes[0]
+
+
+def test_post_url_and_link_tags():
+    result, _ = render("[a]({% post_url 2024-05-01-first %}) [b]({% link content/about.md %})")
+    assert result.text == "[a](/repo/post_url/2024-05-01-first/) [b](/repo/link/content/about.md/)"
+    with pytest.raises(LiquidError) as info:
+        render("ok\n[a]({% post_url missing %})", first_line=4)
+    assert info.value.line == 5 and "no post named 'missing'" in str(info.value)
 
 
 def test_math_and_code_are_never_templated():
@@ -58,29 +76,38 @@ def test_highlight_tag_becomes_a_fenced_block_with_the_same_lines():
     assert render(text)[0].text == out
 
 
-def test_control_flow_translates():
+def test_control_flow():
     src = ("{% assign n = 'x' | prepend: 'a' %}{% if page.title == 'P' %}yes{% elsif false %}no{% endif %}"
-           "{% unless nil %}U{% endunless %}{% for i in site.list %}{{ i }}{% endfor %}{{ n }}")
-    ctx = {**CONTEXT, "site": {**CONTEXT["site"], "list": [1, 2]}}
-    result = liquid.render(src, 1, env(), ctx, lambda *a: "")
-    assert result.text == "yesU12ax"
+           "{% unless nil %}U{% endunless %}{% for i in site.list %}{{ i }}{% endfor %}{{ n }}"
+           "{% if page.missing %}never{% endif %}{% case page.title %}{% when 'P' %}C{% endcase %}"
+           "{% for i in site.list limit: 1 %}L{{ i }}{% endfor %}{% capture c %}cap{% endcapture %}{{ c }}")
+    assert render(src)[0].text == "yesU12axCL1cap"
 
 
-def test_unsupported_tag_names_the_line():
+def test_unknown_tag_names_the_line():
     with pytest.raises(LiquidError) as info:
-        translate("line one\nline two {% case x %}\n", first_line=10)
-    assert info.value.line == 11 and "unsupported Liquid tag '{% case %}'" in str(info.value)
+        render("line one\nline two {% seo %}\n", first_line=10)
+    assert info.value.line == 11 and "unexpected tag 'seo'" in str(info.value)
 
 
 def test_undefined_variable_names_the_line():
     with pytest.raises(LiquidError) as info:
-        liquid.render("ok\n\n{{ site.nope }}\n", 5, env(), CONTEXT, lambda *a: "")
-    assert info.value.line == 7 and "nope" in str(info.value)
+        render("ok\n\n{{ site.nope }}\n", 5)
+    assert info.value.line == 7 and "site.nope is undefined" in str(info.value)
+
+
+def test_unknown_filter_and_bad_filter_argument_name_the_line():
+    with pytest.raises(LiquidError) as info:
+        render("a\n{{ site.title | nofilter }}\n", 3)
+    assert info.value.line == 4 and "unknown filter 'nofilter'" in str(info.value)
+    with pytest.raises(LiquidError) as info:
+        render('a\n\n{{ "now" | date: "%Y" }}\n', 3)
+    assert info.value.line == 5 and "non-deterministic" in str(info.value)
 
 
 def test_syntax_error_names_the_line():
     with pytest.raises(LiquidError) as info:
-        liquid.render("a\n{% if x %}\nno end\n", 3, env(), {"x": 1}, lambda *a: "")
+        render("a\n{% if x %}\nno end\n", 3)
     assert info.value.line >= 4 and "syntax" in str(info.value)
 
 
@@ -100,3 +127,15 @@ def test_an_unclosed_backtick_or_dollar_does_not_hide_later_paragraphs():
     result, calls = render("A `lone tick and $$ alone\n\n{{ site.baseurl }} {% include x.html %}\n")
     assert result.text.startswith("A `lone tick and $$ alone\n\n/repo \x02I0\x03")
     assert calls == [("x.html", {})]
+
+
+def test_post_url_and_link_in_a_built_site(tmp_path):
+    site = make_site(tmp_path, {"content/links.md": "---\ntitle: Links\n---\n\n"
+                                                    "[post]({% post_url 2024-05-01-first %}) "
+                                                    "[about]({% link content/about.md %})\n"})
+    build(site)
+    html = (site / "_site/links/index.html").read_text()
+    assert '<a href="/repo/posts/first/">post</a>' in html and '<a href="/repo/about/">about</a>' in html
+    (site / "content/links.md").write_text("---\ntitle: Links\n---\n\n[x]({% link content/nope.md %})\n")
+    with pytest.raises(BuildFailed, match=r"content/links.md:5: link: no page 'content/nope.md'"):
+        build(site)

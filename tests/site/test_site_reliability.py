@@ -96,3 +96,27 @@ def test_the_writer_refuses_paths_outside_its_directory(tmp_path):
         with pytest.raises(BuildFailed, match="outside the output directory"):
             write_file(root, bad, b"x")
     assert list(tmp_path.iterdir()) == [root] and not any(root.iterdir())
+
+
+# -- 3: content is Liquid, and Liquid cannot run code ---------------------------------------------------
+
+@pytest.mark.parametrize("expression", [
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ site.__class__.__mro__ }}",
+    "{{ page.title.__class__ }}",
+    "{% include stylizer.html x=cycler.__init__ %}",
+])
+def test_liquid_in_markdown_cannot_reach_python(tmp_path, expression):
+    site = make_site(tmp_path, {"content/about.md": page("title: About", f"Before.\n\n{expression}\n")})
+    with pytest.raises(BuildFailed) as info:
+        build(site)
+    (error,) = info.value.errors
+    assert (error.path, error.line) == ("content/about.md", 7)
+    assert not (site / "_site").exists()
+
+
+def test_liquid_output_is_data_not_code(tmp_path):
+    site = make_site(tmp_path, {"content/about.md": page("title: About\nnote: \"{{ 7 | times: 6 }}\"",
+                                                         "{{ page.note }} and {{ 7 | times: 6 }}\n")})
+    build(site)
+    assert "<p>{{ 7 | times: 6 }} and 42</p>" in (site / "_site/about/index.html").read_text()
