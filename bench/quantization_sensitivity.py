@@ -22,17 +22,18 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench.quantization import PAIRS, inputs  # noqa: E402
-from model.export import PER_CHANNEL_MIN_SIZE, per_channel_model  # noqa: E402
-from model.sanet_tf import _conv_modules, from_torch  # noqa: E402
+from model.architecture import encoder_layers  # noqa: E402
+from model.export import PER_CHANNEL_MIN_SIZE, encoder_keys, per_channel_model  # noqa: E402
+from model.sanet_tf import from_torch  # noqa: E402
 from model.tfjs_check import pad_nhwc, psnr  # noqa: E402
 from model.weights import load_checkpoint  # noqa: E402
 
-GROUPS = {   # kernels by role (VGG-16 layout, model.architecture); keys as in model.sanet_tf._conv_modules.
+GROUPS = {   # kernels by role: encoder convs by name, the rest by key (as in SANetTF.named_convs).
     # conv1_1 and the input transform are small enough to stay float32; conv1_2..conv3_1 ship as float16;
-    # conv4_2..conv5_1 use the finer groups (export.PER_CHANNEL_FINE).
-    "encoder conv3_2, conv3_3": ("encoder.19", "encoder.22"),
-    "encoder conv4_1": ("encoder.26",),
-    "encoder conv4_2..conv5_1": ("encoder.29", "encoder.32", "encoder.36"),
+    # conv4_2..conv5_1 use the finer groups (export.PER_CHANNEL_FINE). VGG-19 has conv3_4 and conv4_4 too.
+    "encoder conv3_2 to block 3 end": ("conv3_2", "conv3_3", "conv3_4"),
+    "encoder conv4_1": ("conv4_1",),
+    "encoder conv4_2..conv5_1": ("conv4_2", "conv4_3", "conv4_4", "conv5_1"),
     "attention f, g (relu4_1)": ("transform.sanet4_1.f", "transform.sanet4_1.g"),
     "attention f, g (relu5_1)": ("transform.sanet5_1.f", "transform.sanet5_1.g"),
     "attention h, out (both)": ("transform.sanet4_1.h", "transform.sanet4_1.out_conv",
@@ -56,9 +57,18 @@ def main() -> None:
 
     model, meta = load_checkpoint(args.weights)
     reference_model = from_torch(model)
-    convs = _conv_modules(reference_model)
+    convs = reference_model.named_convs()
     big = [k for k, c in convs.items() if c.kernel.shape.num_elements() >= PER_CHANNEL_MIN_SIZE]
-    groups = {name: keys or tuple(k for k in big if k.startswith("decoder.")) for name, keys in GROUPS.items()}
+    names = {l.name for l in encoder_layers(model.encoder_name)}
+
+    def keys_of(group):
+        if group is None:   # every decoder kernel
+            return tuple(k for k in big if k.startswith("decoder."))
+        if group[0].startswith("transform."):
+            return group
+        return encoder_keys(model.encoder_name, tuple(n for n in group if n in names))
+
+    groups = {name: keys_of(group) for name, group in GROUPS.items()}
     unknown = [k for keys in groups.values() for k in keys if k not in convs]
     assert not unknown, f"no such kernels: {unknown}"
 
@@ -74,14 +84,14 @@ def main() -> None:
     fmt = lambda xs: " ".join(f"{x:5.1f}" for x in xs)  # noqa: E731
     print(f"weights: {args.weights} ({'trained' if meta.get('trained') else 'UNTRAINED'}); {len(cases)} pair(s) "
           f"at {args.size} px; image PSNR dB against float32 per pair")
-    print(f"{'shipped uint8-per-channel':<28} {'':>16} {fmt(scores(per_channel_model(reference_model)))}")
-    print(f"{'group':<28} {'8-bit/fp16 MB':>16} {'alone':>{6 * len(cases)}}   spared")
+    print(f"{'shipped uint8-per-channel':<31} {'':>16} {fmt(scores(per_channel_model(reference_model)))}")
+    print(f"{'group':<31} {'8-bit/fp16 MB':>16} {'alone':>{6 * len(cases)}}   spared")
     for name, keys in groups.items():
         n = sum(convs[k].kernel.shape.num_elements() for k in keys)
         others = tuple(k for k in big if k not in keys)
         alone = per_channel_model(reference_model, float32=others)
         spared = per_channel_model(reference_model, float32=keys)
-        print(f"{name:<28} {n / 1e6:7.2f}/{2 * n / 1e6:<7.2f}  {fmt(scores(alone))}   {fmt(scores(spared))}")
+        print(f"{name:<31} {n / 1e6:7.2f}/{2 * n / 1e6:<7.2f}  {fmt(scores(alone))}   {fmt(scores(spared))}")
 
 
 if __name__ == "__main__":

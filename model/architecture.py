@@ -26,14 +26,13 @@ DEFAULT_ENCODER = "vgg16"
 # The five feature taps, one per block: relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
-# The decoder mirrors the encoder down to relu4_1 (the original release's decoder.pth layout).
-# Each entry: ("conv", in, out) preceded by reflection padding and followed by ReLU (except the last),
-# or ("up",) for 2x nearest upsampling.
-DECODER_LAYOUT: list[tuple] = [
-    ("conv", 512, 256), ("up",),
-    ("conv", 256, 256), ("conv", 256, 256), ("conv", 256, 256), ("conv", 256, 128), ("up",),
-    ("conv", 128, 128), ("conv", 128, 64), ("up",),
-    ("conv", 64, 64), ("conv", 64, 3),
+# The decoder mirrors the encoder down to relu4_1 (the original release's decoder.pth layout): each entry is a
+# 3x3 conv's (in, out) channels, or "up" for 2x nearest upsampling. decoder_layers() expands it.
+DECODER_LAYOUT: list[tuple[int, int] | str] = [
+    (512, 256), "up",
+    (256, 256), (256, 256), (256, 256), (256, 128), "up",
+    (128, 128), (128, 64), "up",
+    (64, 64), (64, 3),
 ]
 
 FEATURES = 512          # channels at relu4_1 and relu5_1, and inside the SANet modules
@@ -44,48 +43,63 @@ STYLE_MAX_RESOLUTION = 512  # the style image's long side is capped here: attent
 
 
 @dataclass(frozen=True)
-class EncoderLayer:
-    """One layer of the encoder's nn.Sequential, in order. `index` is its position (its state-dict prefix)."""
+class Layer:
+    """One layer of an nn.Sequential (encoder or decoder), in order; `index` is its position, which is its
+    state-dict prefix in PyTorch ("2.weight") and its op scope in TensorFlow ("encoder_2")."""
 
     index: int
-    kind: str          # "conv1x1" | "pad" | "conv" | "relu" | "pool"
+    kind: str          # "conv1x1" | "pad" | "conv" | "relu" | "pool" | "up"
     cin: int = 0
     cout: int = 0
     name: str = ""     # e.g. "conv3_2"; relu layers that are taps carry the tap name, e.g. "relu3_1"
 
+    @property
+    def kernel_size(self) -> int:
+        return 1 if self.kind == "conv1x1" else 3
 
-def encoder_layers(encoder: str) -> list[EncoderLayer]:
-    """The encoder as a flat layer list: 1x1 input conv, then per block [pool] (pad, conv, relu)*."""
+
+def vgg_layers(blocks: list[list[int]]) -> list[Layer]:
+    """A VGG conv base as a flat layer list: 1x1 input conv, then per block [pool] (pad, conv, relu)*."""
+    layers = [Layer(0, "conv1x1", 3, 3, "input")]
+    cin = 3
+    for b, block in enumerate(blocks, start=1):
+        if b > 1:
+            layers.append(Layer(len(layers), "pool"))
+        for i, cout in enumerate(block, start=1):
+            layers.append(Layer(len(layers), "pad"))
+            layers.append(Layer(len(layers), "conv", cin, cout, f"conv{b}_{i}"))
+            layers.append(Layer(len(layers), "relu", name=f"relu{b}_{i}"))
+            cin = cout
+    return layers
+
+
+def encoder_layers(encoder: str) -> list[Layer]:
+    """The encoder `encoder` (VGG to relu5_1) as a flat layer list."""
     if encoder not in ENCODER_BLOCKS:
         raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODER_NAMES)}")
-    layers = [EncoderLayer(0, "conv1x1", 3, 3, "input")]
-    cin = 3
-    for b, block in enumerate(ENCODER_BLOCKS[encoder], start=1):
-        if b > 1:
-            layers.append(EncoderLayer(len(layers), "pool"))
-        for i, cout in enumerate(block, start=1):
-            layers.append(EncoderLayer(len(layers), "pad"))
-            layers.append(EncoderLayer(len(layers), "conv", cin, cout, f"conv{b}_{i}"))
-            layers.append(EncoderLayer(len(layers), "relu", name=f"relu{b}_{i}"))
-            cin = cout
+    return vgg_layers(ENCODER_BLOCKS[encoder])
+
+
+def decoder_layers() -> list[Layer]:
+    """The decoder as a flat layer list: (pad, conv, relu) per conv, "up" between blocks, and no ReLU after the
+    last conv (the image comes out unbounded and is clipped by the caller)."""
+    layers: list[Layer] = []
+    last = max(i for i, entry in enumerate(DECODER_LAYOUT) if entry != "up")
+    for i, entry in enumerate(DECODER_LAYOUT):
+        if entry == "up":
+            layers.append(Layer(len(layers), "up"))
+            continue
+        cin, cout = entry
+        layers.append(Layer(len(layers), "pad"))
+        layers.append(Layer(len(layers), "conv", cin, cout))
+        if i != last:
+            layers.append(Layer(len(layers), "relu"))
     return layers
 
 
 def tap_indices(encoder: str) -> dict[str, int]:
     """Index of the ReLU layer that produces each tap (relu1_1 .. relu5_1)."""
     return {l.name: l.index for l in encoder_layers(encoder) if l.kind == "relu" and l.name in TAPS}
-
-
-def decoder_conv_indices() -> list[int]:
-    """nn.Sequential indices of the decoder's convs, matching the keys of the original decoder.pth."""
-    indices, i = [], 0
-    for entry in DECODER_LAYOUT:
-        if entry[0] == "up":
-            i += 1
-        else:
-            indices.append(i + 1)   # pad at i, conv at i+1, relu at i+2 (none after the last conv)
-            i += 3
-    return indices
 
 
 def padded_size(height: int, width: int) -> tuple[int, int]:

@@ -98,32 +98,45 @@ def cmd_export(args) -> None:
     if not trained and "untrained" not in description.lower():
         description = "UNTRAINED weights: " + description
     parity = _torch_tf_parity(model, tf_model)
+    if bench is not None:
+        parity["quantization_bench"] = bench
     if args.saved_model:   # the serving SavedModel (signatures serving_default: float, serving_uint8)
         from .sanet_tf import save_serving
         save_serving(tf_model, args.saved_model)
     steps.update()
-    manifest = export_tfjs(tf_model, Path(args.out), name=name, trained=trained, description=description,
-                           quantize=args.quantize, parity=parity, training=meta.get("training"))
-    steps.update()
-    content, style = pad_nhwc(synthetic_image(96, 128, 1)), pad_nhwc(synthetic_image(64, 64, 2))
-    try:
-        outputs, info = run_tfjs(args.out, content, style, iterations=2, alpha=1.0)
-        figures = compare(outputs, tf_reference(tf_model, content, style, iterations=2))
-        parity["tfjs_vs_tf"] = {"backend": info["backend"], "iterations": 2, **_rounded(figures),
-                                "note": "TF.js graphs (as exported, quantization included) vs float32 TensorFlow"}
-    except NodeUnavailable as exc:
-        parity["tfjs_vs_tf"] = f"not measured: {exc}"
-    if args.bench:   # bench/quantization.py --json: quality of every quantization option, measured
+
+    def tfjs_parity(folder: Path) -> dict:
+        """The converted graphs in TF.js (Node), quantization included, against float32 TensorFlow."""
+        content, style = pad_nhwc(synthetic_image(96, 128, 1)), pad_nhwc(synthetic_image(64, 64, 2))
         try:
-            parity["quantization_bench"] = json.loads(Path(args.bench).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UserError(f"--bench {args.bench}: not a readable JSON file ({exc})") from None
-    manifest["parity"] = parity
-    (Path(args.out) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            outputs, info = run_tfjs(folder, content, style, iterations=2, alpha=1.0)
+        except NodeUnavailable as exc:
+            return {"tfjs_vs_tf": f"not measured: {exc}"}
+        figures = compare(outputs, tf_reference(tf_model, content, style, iterations=2))
+        return {"tfjs_vs_tf": {"backend": info["backend"], "iterations": 2, **_rounded(figures),
+                               "note": "TF.js graphs (as exported, quantization included) vs float32 TensorFlow"}}
+
+    source = {"file": _display_path(weights), "sha256": _file_sha256(weights)}
+    manifest = export_tfjs(tf_model, Path(args.out), name=name, trained=trained, description=description,
+                           quantize=args.quantize, parity=parity, training=meta.get("training"), weights=source,
+                           check=tfjs_parity)
     steps.update()
     steps.close()
     print(f"exported {manifest['version']} ({manifest['total_bytes'] / 1e6:.2f} MB, quantization "
           f"{manifest['quantization']}) to {args.out}")
+
+
+def _display_path(path: Path) -> str:
+    """`path` relative to the repository when inside it (as the manifest records it), else absolute."""
+    path = path.resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _rounded(figures: dict) -> dict:

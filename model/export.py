@@ -15,13 +15,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from .architecture import (DEFAULT_ENCODER, FEATURES, MIN_SIDE, SIZE_MULTIPLE, STYLE_MAX_RESOLUTION,
-                           encoder_layers)
-from .sanet_tf import SANetTF, _conv_modules
+                           decoder_layers, encoder_layers)
+from .sanet_tf import Conv, SANetTF
 
 MANIFEST_FORMAT = 1
 GRAPHS = {
@@ -34,7 +35,8 @@ QUANTIZATIONS = (None, "float16", "uint8", "mixed", "uint8-per-channel")
 # "mixed": uint8 everywhere except the layers nearest the pixels, whose errors show most directly: the encoder's
 # input transform and first block, and the decoder's last two convs. Patterns match TF.js weight names.
 TAP_SCALES = ["*/relu*_scale/*"]
-MIXED_FLOAT16 = ["*/encoder_0/*", "*/encoder_2/*", "*/encoder_5/*", "*/decoder_25/*", "*/decoder_28/*"]
+MIXED_FLOAT16_ENCODER = ("input", "conv1_1", "conv1_2")
+MIXED_FLOAT16_DECODER_LAST = 2
 # "uint8-per-channel": 8 bits per weight with fine-grained affine ranges, dequantized inside the graph
 # (sanet_tf.Conv.quantize_8bit): the transform's and decoder's kernels get a scale and minimum per output
 # channel; the encoder's, whose errors the attention amplifies most, one per output channel, kernel tap and run
@@ -53,15 +55,25 @@ PER_CHANNEL_CODES = ["*/dequantize/codes/*"]
 PER_CHANNEL_PARAMS = ["*/dequantize/kernel_scale/*", "*/dequantize/kernel_min/*"]
 
 
-def encoder_keys(encoder: str, names: tuple[str, ...]) -> tuple[str, ...]:
-    """The `_conv_modules` keys of the encoder convs called `names` (e.g. conv4_2 -> 'encoder.29' in VGG-16)."""
-    keys = tuple(f"encoder.{l.index}" for l in encoder_layers(encoder) if l.kind == "conv" and l.name in names)
-    assert len(keys) == len(names), f"{encoder} lacks some of {names}"
-    return keys
-
-
 class ExportError(RuntimeError):
     pass
+
+
+def encoder_keys(encoder: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The `SANetTF.named_convs` keys of the encoder convs called `names` (conv4_2 -> 'encoder.29' in VGG-16,
+    'encoder.30' in VGG-19); every name must exist."""
+    keys = {l.name: f"encoder.{l.index}" for l in encoder_layers(encoder) if l.kind in ("conv1x1", "conv")}
+    missing = [n for n in names if n not in keys]
+    if missing:
+        raise ExportError(f"the {encoder} encoder has no {', '.join(missing)}")
+    return tuple(keys[n] for n in names)
+
+
+def mixed_float16_patterns(encoder: str) -> list[str]:
+    """TF.js weight-name patterns (the convs' op scopes, 'encoder.5' -> '*/encoder_5/*') of what "mixed" keeps
+    in float16."""
+    decoder = [f"decoder.{l.index}" for l in decoder_layers() if l.kind == "conv"][-MIXED_FLOAT16_DECODER_LAST:]
+    return [f"*/{key.replace('.', '_')}/*" for key in encoder_keys(encoder, MIXED_FLOAT16_ENCODER) + tuple(decoder)]
 
 
 class _Graphs(tf.Module):
@@ -79,7 +91,7 @@ class _Graphs(tf.Module):
             tf.TensorSpec(feat.shape, feat.dtype, name="t")])
 
     def _encoder(self, image):
-        c4, c5 = self.model.encode(image)
+        c4, c5 = self.model.encode_for_transform(image)
         return {"relu4_1": c4, "relu5_1": c5}
 
     def _transform(self, c4, s4, c5, s5):
@@ -89,15 +101,70 @@ class _Graphs(tf.Module):
         return {"image": tf.clip_by_value(self.model.decoder(t), 0.0, 1.0)}
 
 
+class Dequantize(tf.Module):
+    """A conv kernel as 8-bit codes and an affine map per group, dequantized inside the graph:
+    kernel = codes * kernel_scale + kernel_min (set as `Conv.dequantize`; the export's uint8-per-channel form).
+
+    group None: one scale and minimum per output channel. group b: one per output channel, kernel tap and run
+    of b input channels (b weights each). Scales and minima are rounded to float16 (minimum down, scale up, so
+    every code stays in 0..255) and the codes computed from the rounded values: the TF.js export stores them as
+    float16 and the codes as uint8 exactly (its per-tensor range is [0, 255], step 1), so a model holding these
+    computes what the exported graph computes.
+    """
+
+    def __init__(self, conv: Conv, group: int | None = None):
+        super().__init__(name=None)
+        w = conv.kernel.numpy().astype(np.float64)
+        h, wd, cin, cout = w.shape
+        if group:
+            size = min(group, cin)
+            if cin % size:
+                raise ExportError(f"{conv.key}: {cin} input channels are not a multiple of {size}")
+            w, axes = w.reshape(h, wd, cin // size, size, cout), (3,)
+        else:
+            axes = (0, 1, 2)
+        lo, hi = w.min(axes, keepdims=True), w.max(axes, keepdims=True)
+        lo = _float16_toward(lo, -np.inf)
+        step = _float16_toward(np.where(hi > lo, (hi - lo) / 255.0, 1.0), np.inf)
+        codes = np.clip(np.round((w - lo) / step), 0, 255)
+        self.shape = conv.kernel.shape
+        self.codes = tf.Variable(codes.astype(np.float32), trainable=False, name=f"{conv.key}.codes")
+        self.kernel_scale = tf.Variable(step.astype(np.float32), trainable=False, name=f"{conv.key}.kernel_scale")
+        self.kernel_min = tf.Variable(lo.astype(np.float32), trainable=False, name=f"{conv.key}.kernel_min")
+
+    def __call__(self) -> tf.Tensor:
+        with tf.name_scope("dequantize"):
+            # PlaceholderWithDefault is never constant-folded (it could be fed), so the TF.js converter's
+            # grappler pass keeps codes, scale and min as three weights instead of folding them back into
+            # one float32 kernel; TF.js runs it as a pass-through.
+            with tf.name_scope("codes"):
+                codes = tf.compat.v1.placeholder_with_default(tf.convert_to_tensor(self.codes), self.codes.shape)
+            with tf.name_scope("kernel_scale"):
+                scale = tf.convert_to_tensor(self.kernel_scale)
+            with tf.name_scope("kernel_min"):
+                low = tf.convert_to_tensor(self.kernel_min)
+            kernel = codes * scale + low
+            if self.codes.shape.rank != 4:
+                kernel = tf.reshape(kernel, self.shape)
+            return kernel
+
+
+def _float16_toward(x: np.ndarray, direction: float) -> np.ndarray:
+    """x rounded to a float16 value, on the side of `direction` (-inf: at most x, +inf: at least x)."""
+    h = x.astype(np.float16)
+    wrong = h.astype(np.float64) > x if direction < 0 else h.astype(np.float64) < x
+    return np.where(wrong, np.nextafter(h, np.float16(direction)), h).astype(np.float64)
+
+
 def per_channel_model(model: SANetTF, float16: tuple[str, ...] | None = None,
                       float32: tuple[str, ...] = ()) -> SANetTF:
     """A copy of `model` whose large kernels are per-output-channel 8-bit codes, dequantized in the graph.
 
     This is exactly the function the uint8-per-channel export computes (its codes are stored losslessly), so
     it is also the TensorFlow reference for that export; `model` is left as it is. `float16` and `float32`
-    name kernels (keys as in `_conv_modules`) held at those precisions instead (default: the shipped scheme's
-    float16 kernels and none in float32); bench/quantization_sensitivity.py uses them to find which kernels the
-    output is most sensitive to.
+    name kernels (keys as in `SANetTF.named_convs`) held at those precisions instead (default: the shipped
+    scheme's float16 kernels and none in float32); bench/quantization_sensitivity.py uses them to find which
+    kernels the output is most sensitive to.
     """
     if float16 is None:
         float16 = encoder_keys(model.encoder_name, PER_CHANNEL_FLOAT16)
@@ -108,18 +175,21 @@ def per_channel_model(model: SANetTF, float16: tuple[str, ...] | None = None,
         raise ExportError("per-channel quantization needs an unquantized SANetTF")
     for src, dst in zip(source, target):
         dst.assign(src)
-    for key, conv in _conv_modules(copy).items():
+    for key, conv in copy.named_convs().items():
         if conv.kernel.shape.num_elements() < PER_CHANNEL_MIN_SIZE or key in float32:
             continue
         if key in float16:   # stored as float16: hold exactly what the export stores
             conv.kernel.assign(tf.cast(tf.cast(conv.kernel, tf.float16), tf.float32))
         else:
-            conv.quantize_8bit(PER_CHANNEL_FINE_GROUP if key in fine else
-                               PER_CHANNEL_GROUP if key.startswith("encoder.") else None)
+            conv.dequantize = Dequantize(conv, PER_CHANNEL_FINE_GROUP if key in fine else
+                                         PER_CHANNEL_GROUP if key.startswith("encoder.") else None)
     return copy
 
 
-def quantization_map(quantize: str | None, encoder: str = DEFAULT_ENCODER) -> dict | None:
+def quantization_map(quantize: str | None, encoder: str = DEFAULT_ENCODER,
+                     float16_kernels: tuple[str, ...] = PER_CHANNEL_FLOAT16) -> dict | None:
+    """The converter's quantization_dtype_map for `quantize`; `float16_kernels` names the encoder convs that
+    uint8-per-channel stores as float16 (those per_channel_model rounds to float16)."""
     if quantize not in QUANTIZATIONS:
         raise ExportError(f"unknown quantization {quantize!r}; choose one of "
                           f"{', '.join(q for q in QUANTIZATIONS if q)}")
@@ -128,14 +198,15 @@ def quantization_map(quantize: str | None, encoder: str = DEFAULT_ENCODER) -> di
     if quantize == "float16":
         return {"float16": True}
     if quantize == "uint8-per-channel":   # no fallthrough: everything not named stays float32
-        kernels = [f"*/{key.replace('.', '_')}/Conv2D/*" for key in encoder_keys(encoder, PER_CHANNEL_FLOAT16)]
+        kernels = [f"*/{key.replace('.', '_')}/Conv2D/*" for key in encoder_keys(encoder, float16_kernels)]
         return {"uint8": PER_CHANNEL_CODES, "float16": PER_CHANNEL_PARAMS + kernels}
     # The encoder's per-channel tap scales span ~50x within one vector; one uint8 step per tensor would cost
     # the small ones ~10%, so these two 512-vectors stay float16 (2 KB).
-    return {"uint8": True, "float16": TAP_SCALES + (MIXED_FLOAT16 if quantize == "mixed" else [])}
+    return {"uint8": True, "float16": TAP_SCALES + (mixed_float16_patterns(encoder) if quantize == "mixed" else [])}
 
 
-def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None) -> None:
+def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None,
+                   float16_kernels: tuple[str, ...] = PER_CHANNEL_FLOAT16) -> None:
     """Write out_dir/{encoder,transform,decoder}/model.json + shards via a SavedModel with three signatures."""
     # tensorflowjs imports tensorflow_decision_forests, whose welcome banner imports IPython when stdout is
     # not a terminal (pytest, CI); the variable skips the banner.
@@ -143,13 +214,13 @@ def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None) -
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
 
     if quantize == "uint8-per-channel":
-        model = per_channel_model(model)
+        model = per_channel_model(model, encoder_keys(model.encoder_name, float16_kernels))
     graphs = _Graphs(model)
     functions = {name: getattr(graphs, name).get_concrete_function() for name in GRAPHS}
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "saved_model"
         tf.saved_model.save(graphs, str(saved), signatures=functions)
-        qmap = quantization_map(quantize, model.encoder_name)
+        qmap = quantization_map(quantize, model.encoder_name, float16_kernels)
         for name in GRAPHS:
             convert_tf_saved_model(str(saved), str(out_dir / name), signature_def=name,
                                    saved_model_tags="serve", quantization_dtype_map=qmap,
@@ -190,10 +261,12 @@ def _name_signature(model_json: Path, function, inputs: list[str], outputs: list
     spec = json.loads(model_json.read_text())
     signature = spec["signature"]
     by_tensor_in = {f"{n}:0": n for n in inputs}
-    flat_outputs = tf.nest.flatten(function.structured_outputs)       # sorted-key order, like .outputs
+    # function.outputs lists the tensors of the returned dict in sorted-key order (tf.nest.flatten's)
     order = sorted(outputs)
+    if sorted(function.structured_outputs) != order or len(function.outputs) != len(order):
+        raise ExportError(f"{model_json}: the traced function returns {sorted(function.structured_outputs)} "
+                          f"({len(function.outputs)} tensors), expected {order}")
     by_tensor_out = {t.name: order[i] for i, t in enumerate(function.outputs)}
-    assert [t is not None for t in flat_outputs] and len(order) == len(function.outputs)
     new_inputs = {}
     for key, info in signature["inputs"].items():
         name = by_tensor_in.get(info["name"], key)
@@ -226,17 +299,77 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _manifest(version: str, prefix: str, digests: dict, model: SANetTF, quantize: str | None, **fields) -> dict:
+    """The manifest of graphs whose files (`digests`: path -> (bytes, sha256)) lie under `prefix`."""
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "name": fields["name"],
+        "version": version,
+        "trained": fields["trained"],
+        "description": fields["description"],
+        "encoder": model.encoder_name,
+        "size_multiple": SIZE_MULTIPLE,
+        "min_side": MIN_SIDE,
+        "style_max_resolution": STYLE_MAX_RESOLUTION,
+        "input": {"layout": "NHWC", "channels": "RGB", "range": [0, 1]},
+        "graphs": {g: {"path": f"{prefix}{g}/model.json", "inputs": i, "outputs": o}
+                   for g, (i, o) in GRAPHS.items()},
+        "files": {f"{prefix}{rel}": {"bytes": size, "sha256": digest} for rel, (size, digest) in digests.items()},
+        "total_bytes": sum(size for size, _ in digests.values()),
+        "quantization": quantize,
+        "weights": fields["weights"],
+        "parity": fields["parity"],
+        "training": fields["training"],
+    }
+    if quantize == "mixed":
+        manifest["quantization_layers"] = fields["detail"]
+    elif quantize == "uint8-per-channel":
+        float16 = fields["float16_kernels"]
+        manifest["quantization_note"] = (
+            "8-bit codes dequantized inside the graph (codes * scale + min): a scale and minimum per output "
+            f"channel for the transform and decoder, per output channel, kernel tap and {PER_CHANNEL_GROUP} input "
+            f"channels for the encoder ({PER_CHANNEL_FINE_GROUP} for {_names(PER_CHANNEL_FINE)}); the codes are "
+            "TF.js uint8 weights holding the integers 0..255 exactly, scales and minima are float16; "
+            + (f"the encoder's {_names(float16)} kernels are float16; " if float16 else "")
+            + f"biases, the encoder's tap scales and the small kernels (under {PER_CHANNEL_MIN_SIZE} elements) "
+            "are float32")
+    elif quantize == "uint8":
+        manifest["quantization_note"] = ("uint8 (affine, per tensor) for every weight except the encoder's tap "
+                                         "scale vectors, which are float16")
+    return manifest
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def export_tfjs(model: SANetTF, out: Path, *, name: str, trained: bool, description: str,
-                quantize: str | None = None, parity: dict | None = None, training: dict | None = None) -> dict:
-    """Convert, place under out/<version>/, write out/manifest.json, remove older versions; returns the manifest."""
+                quantize: str | None = None, parity: dict | None = None, training: dict | None = None,
+                weights: dict | None = None, check: Callable[[Path], dict] | None = None,
+                float16_kernels: tuple[str, ...] = PER_CHANNEL_FLOAT16) -> dict:
+    """Convert, place under out/<version>/, write out/manifest.json, remove older versions; returns the manifest.
+
+    `check(folder)`, if given, runs on the converted graphs before anything is published (the folder holds a
+    manifest.json of its own, laid out like out/) and returns figures added to the manifest's `parity`; so
+    out/manifest.json is written once, complete, and a failed check leaves `out` as it was. `weights` names
+    the checkpoint exported (file and sha256).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    fields = dict(name=name, trained=trained, description=description, weights=weights, training=training,
+                  parity=dict(parity or {}), float16_kernels=float16_kernels)
     try:
-        convert_graphs(model, staging, quantize)
+        convert_graphs(model, staging, quantize, float16_kernels)
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         digests = {p.relative_to(staging).as_posix(): (p.stat().st_size, _sha256(p)) for p in files}
         version = hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:12]
+        fields["detail"] = quantization_detail(staging)
+        if check is not None:
+            trial = staging / "manifest.json"
+            trial.write_text(json.dumps(_manifest(version, "", digests, model, quantize, **fields), indent=2))
+            fields["parity"].update(check(staging))
+            trial.unlink()
         target = out / version
         if target.exists():
             shutil.rmtree(target)
@@ -245,39 +378,7 @@ def export_tfjs(model: SANetTF, out: Path, *, name: str, trained: bool, descript
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    detail = quantization_detail(target)
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "name": name,
-        "version": version,
-        "trained": trained,
-        "description": description,
-        "encoder": model.encoder_name,
-        "size_multiple": SIZE_MULTIPLE,
-        "min_side": MIN_SIDE,
-        "style_max_resolution": STYLE_MAX_RESOLUTION,
-        "input": {"layout": "NHWC", "channels": "RGB", "range": [0, 1]},
-        "graphs": {g: {"path": f"{version}/{g}/model.json", "inputs": i, "outputs": o}
-                   for g, (i, o) in GRAPHS.items()},
-        "files": {f"{version}/{rel}": {"bytes": size, "sha256": digest} for rel, (size, digest) in digests.items()},
-        "total_bytes": sum(size for size, _ in digests.values()),
-        "quantization": quantize,
-        "parity": parity or {},
-        "training": training,
-    }
-    if quantize == "mixed":
-        manifest["quantization_layers"] = detail
-    elif quantize == "uint8-per-channel":
-        manifest["quantization_note"] = (
-            "8-bit codes dequantized inside the graph (codes * scale + min): a scale and minimum per output "
-            f"channel for the transform and decoder, per output channel, kernel tap and {PER_CHANNEL_GROUP} input "
-            f"channels for the encoder ({PER_CHANNEL_FINE_GROUP} for conv4_2, conv4_3 and conv5_1); the codes are TF.js uint8 weights holding the integers 0..255 exactly, "
-            "scales and minima are float16; the encoder's conv1_2, conv2_1, conv2_2 and conv3_1 kernels are "
-            "float16; biases, the encoder's tap scales and the three small kernels (under "
-            f"{PER_CHANNEL_MIN_SIZE} elements) are float32")
-    elif quantize == "uint8":
-        manifest["quantization_note"] = ("uint8 (affine, per tensor) for every weight except the encoder's tap "
-                                         "scale vectors, which are float16")
+    manifest = _manifest(version, f"{version}/", digests, model, quantize, **fields)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     for old in out.iterdir():   # older exports: version directories holding our three graphs
         if old.is_dir() and old.name != version and (old / "encoder" / "model.json").is_file():

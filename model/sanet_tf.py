@@ -10,12 +10,13 @@ import numpy as np
 import tensorflow as tf
 
 from .architecture import (
-    DECODER_LAYOUT,
     FEATURES,
     MIN_SIDE,
     MVN_EPS,
     SIZE_MULTIPLE,
     STYLE_MAX_RESOLUTION,
+    Layer,
+    decoder_layers,
     encoder_layers,
     tap_indices,
 )
@@ -34,7 +35,11 @@ def mean_variance_norm(x: tf.Tensor) -> tf.Tensor:
 
 
 class Conv(tf.Module):
-    """A convolution with HWIO kernel and bias, named after its PyTorch key prefix (e.g. '2' or 'sanet4_1.f')."""
+    """A convolution with HWIO kernel and bias, named after its PyTorch key prefix (e.g. '2' or 'sanet4_1.f').
+
+    `dequantize`, when set (by the export: export.Dequantize), is a module that computes the kernel inside the
+    graph from a compact stored form; the `kernel` variable then only gives the shape.
+    """
 
     def __init__(self, key: str, cin: int, cout: int, size: int, scope: str):
         super().__init__(name=None)
@@ -42,64 +47,39 @@ class Conv(tf.Module):
         self.scope = scope   # op name scope, so exported weights read e.g. ".../decoder_25/Conv2D/ReadVariableOp"
         self.kernel = tf.Variable(tf.zeros([size, size, cin, cout]), name=f"{key}.kernel")
         self.bias = tf.Variable(tf.zeros([cout]), name=f"{key}.bias")
-        self.codes = None   # 8-bit form of the kernel, set by quantize_8bit
-
-    def quantize_8bit(self, group: int | None = None) -> None:
-        """Replace the kernel by 8-bit codes (integers 0..255 held in float32) and an affine map per group,
-        kernel = codes * kernel_scale + kernel_min, applied inside the graph (see `weight`).
-
-        group None: one scale and minimum per output channel. group b: one per output channel, kernel tap and
-        run of b input channels (b weights each). Scales and minima are rounded to float16 (minimum down, scale
-        up, so every code stays in 0..255) and the codes computed from the rounded values: the TF.js export
-        stores them as float16 and the codes as uint8 exactly (its per-tensor range is [0, 255], step 1), so
-        this model computes what the exported graph computes.
-        """
-        w = self.kernel.numpy().astype(np.float64)
-        h, wd, cin, cout = w.shape
-        if group:
-            size = min(group, cin)
-            if cin % size:
-                raise ValueError(f"{self.key}: {cin} input channels are not a multiple of {size}")
-            w, axes = w.reshape(h, wd, cin // size, size, cout), (3,)
-        else:
-            axes = (0, 1, 2)
-        lo, hi = w.min(axes, keepdims=True), w.max(axes, keepdims=True)
-        lo = _float16_toward(lo, -np.inf)
-        step = _float16_toward(np.where(hi > lo, (hi - lo) / 255.0, 1.0), np.inf)
-        codes = np.clip(np.round((w - lo) / step), 0, 255)
-        self.codes = tf.Variable(codes.astype(np.float32), trainable=False, name=f"{self.key}.codes")
-        self.kernel_scale = tf.Variable(step.astype(np.float32), trainable=False, name=f"{self.key}.kernel_scale")
-        self.kernel_min = tf.Variable(lo.astype(np.float32), trainable=False, name=f"{self.key}.kernel_min")
+        self.dequantize = None
 
     def weight(self) -> tf.Tensor:
-        """The HWIO kernel: the variable, or dequantized from its 8-bit codes."""
-        if self.codes is None:
-            return self.kernel
-        with tf.name_scope("dequantize"):
-            # PlaceholderWithDefault is never constant-folded (it could be fed), so the TF.js converter's
-            # grappler pass keeps codes, scale and min as three weights instead of folding them back into
-            # one float32 kernel; TF.js runs it as a pass-through.
-            with tf.name_scope("codes"):
-                codes = tf.compat.v1.placeholder_with_default(tf.convert_to_tensor(self.codes), self.codes.shape)
-            with tf.name_scope("kernel_scale"):
-                scale = tf.convert_to_tensor(self.kernel_scale)
-            with tf.name_scope("kernel_min"):
-                low = tf.convert_to_tensor(self.kernel_min)
-            kernel = codes * scale + low
-            if self.codes.shape.rank != 4:
-                kernel = tf.reshape(kernel, self.kernel.shape)
-            return kernel
+        """The HWIO kernel."""
+        return self.kernel if self.dequantize is None else self.dequantize()
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         with tf.name_scope(self.scope):
             return tf.nn.bias_add(tf.nn.conv2d(x, self.weight(), 1, "VALID"), self.bias)
 
 
-def _float16_toward(x: np.ndarray, direction: float) -> np.ndarray:
-    """x rounded to a float16 value, on the side of `direction` (-inf: at most x, +inf: at least x)."""
-    h = x.astype(np.float16)
-    wrong = h.astype(np.float64) > x if direction < 0 else h.astype(np.float64) < x
-    return np.where(wrong, np.nextafter(h, np.float16(direction)), h).astype(np.float64)
+class Layers(tf.Module):
+    """An architecture layer list (model/architecture.py) in NHWC, the mirror of sanet_torch.build_layers;
+    its convs are keyed by layer index, their op scopes `<scope>_<index>`."""
+
+    def __init__(self, layers: list[Layer], scope: str):
+        super().__init__()
+        self.layers = layers
+        self.convs = {str(l.index): Conv(str(l.index), l.cin, l.cout, l.kernel_size, f"{scope}_{l.index}")
+                      for l in layers if l.kind in ("conv1x1", "conv")}
+
+    def apply(self, layer: Layer, x: tf.Tensor) -> tf.Tensor:
+        if layer.kind in ("conv1x1", "conv"):
+            return self.convs[str(layer.index)](x)
+        if layer.kind == "pad":
+            return reflect_pad1(x)
+        if layer.kind == "relu":
+            return tf.nn.relu(x)
+        if layer.kind == "pool":   # 2x2 stride 2; SAME pads bottom/right only = PyTorch's ceil_mode
+            return tf.nn.max_pool2d(x, 2, 2, "SAME")
+        if layer.kind == "up":
+            return tf.image.resize(x, 2 * tf.shape(x)[1:3], method="nearest")
+        raise ValueError(f"unknown layer kind {layer.kind!r}")
 
 
 def _tap_channels(encoder: str) -> dict[str, int]:
@@ -107,19 +87,12 @@ def _tap_channels(encoder: str) -> dict[str, int]:
     return {tap: convs["conv" + tap[4:]] for tap in tap_indices(encoder)}
 
 
-class Encoder(tf.Module):
+class Encoder(Layers):
     """VGG to relu5_1 (NHWC); `__call__` returns the taps as a dict."""
 
     def __init__(self, encoder: str):
-        super().__init__()
+        super().__init__(encoder_layers(encoder), "encoder")
         self.encoder_name = encoder
-        self.layers = encoder_layers(encoder)
-        self.convs = {}
-        for layer in self.layers:
-            if layer.kind == "conv1x1":
-                self.convs[str(layer.index)] = Conv(str(layer.index), 3, 3, 1, f"encoder_{layer.index}")
-            elif layer.kind == "conv":
-                self.convs[str(layer.index)] = Conv(str(layer.index), layer.cin, layer.cout, 3, f"encoder_{layer.index}")
         self.taps = {idx: name for name, idx in tap_indices(encoder).items()}
         # Per-channel scale of each tap (the encoder normalisation, kept out of the conv weights: see
         # weights.unfold_encoder_scales); ones when the encoder is not normalised this way.
@@ -130,14 +103,7 @@ class Encoder(tf.Module):
         last = tap_indices(self.encoder_name)[upto]
         feats = {}
         for layer in self.layers:
-            if layer.kind in ("conv1x1", "conv"):
-                x = self.convs[str(layer.index)](x)
-            elif layer.kind == "pad":
-                x = reflect_pad1(x)
-            elif layer.kind == "relu":
-                x = tf.nn.relu(x)
-            elif layer.kind == "pool":   # 2x2 stride 2; SAME pads bottom/right only = PyTorch's ceil_mode
-                x = tf.nn.max_pool2d(x, 2, 2, "SAME")
+            x = self.apply(layer, x)
             if layer.index in self.taps:
                 name = self.taps[layer.index]
                 with tf.name_scope(f"{name}_scale"):
@@ -186,31 +152,15 @@ class Transform(tf.Module):
         return self.merge_conv(reflect_pad1(o4 + o5))
 
 
-class Decoder(tf.Module):
+class Decoder(Layers):
+    """relu4_1-sized features (B, H/8, W/8, 512) -> image (B, H, W, 3), unclipped."""
+
     def __init__(self):
-        super().__init__()
-        self.steps: list = []
-        index = 0
-        convs = [e for e in DECODER_LAYOUT if e[0] == "conv"]
-        for entry in DECODER_LAYOUT:
-            if entry[0] == "up":
-                self.steps.append("up")
-                index += 1
-                continue
-            _, cin, cout = entry
-            self.steps.append(Conv(str(index + 1), cin, cout, 3, f"decoder_{index + 1}"))
-            if entry is not convs[-1]:
-                self.steps.append("relu")
-            index += 3
+        super().__init__(decoder_layers(), "decoder")
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        for step in self.steps:
-            if step == "up":
-                x = tf.image.resize(x, 2 * tf.shape(x)[1:3], method="nearest")
-            elif step == "relu":
-                x = tf.nn.relu(x)
-            else:
-                x = step(reflect_pad1(x))
+        for layer in self.layers:
+            x = self.apply(layer, x)
         return x
 
 
@@ -247,20 +197,39 @@ class SANetTF(tf.Module):
         self.transform = Transform()
         self.decoder = Decoder()
 
-    def encode(self, image):
+    def encode(self, image, upto: str = "relu5_1") -> dict[str, tf.Tensor]:
+        """Image (B, H, W, 3) in [0,1] -> {tap: features} for every tap up to `upto` (SANetModel.encode)."""
+        return self.encoder(image, upto)
+
+    def encode_for_transform(self, image) -> tuple[tf.Tensor, tf.Tensor]:
+        """Image (B, H, W, 3) -> (relu4_1 (B, H/8, W/8, 512), relu5_1 (B, H/16, W/16, 512)): the transform's inputs."""
         f = self.encoder(image)
         return f["relu4_1"], f["relu5_1"]
 
+    def named_convs(self) -> dict[str, Conv]:
+        """Every Conv by its PyTorch state-dict prefix: 'encoder.<i>', 'transform.<key>', 'decoder.<i>'."""
+        convs = {f"encoder.{c.key}": c for c in self.encoder.convs.values()}
+        for sanet in (self.transform.sanet4_1, self.transform.sanet5_1):
+            for c in (sanet.f, sanet.g, sanet.h, sanet.out_conv):
+                convs[f"transform.{c.key}"] = c
+        convs[f"transform.{self.transform.merge_conv.key}"] = self.transform.merge_conv
+        convs.update({f"decoder.{c.key}": c for c in self.decoder.convs.values()})
+        return convs
+
     def stylize_padded(self, content, style, num_iterations, alpha=1.0, content_as_style=None):
-        """NHWC (1, 16k, 16l, 3) images in [0,1]; mirrors SANetModel.stylize_padded (blend iff content_as_style)."""
-        s4, s5 = self.encode(style)
-        if content_as_style is not None:
-            cs4, cs5 = self.encode(content_as_style)
+        """NHWC (1, 16k, 16l, 3) images in [0,1]; mirrors SANetModel.stylize_padded: blends iff alpha < 1
+        (an alpha known only when the graph runs counts as < 1: `stylize` calls this with a run-time alpha
+        only on its alpha < 1 branch), with the content itself as the blend's style by default."""
+        static_alpha = tf.get_static_value(alpha)
+        blend = static_alpha is None or static_alpha < 1.0
+        s4, s5 = self.encode_for_transform(style)
+        if blend:
+            cs4, cs5 = self.encode_for_transform(content if content_as_style is None else content_as_style)
         x = content
         for _ in tf.range(num_iterations):
-            c4, c5 = self.encode(x)
+            c4, c5 = self.encode_for_transform(x)
             t = self.transform(c4, s4, c5, s5)
-            if content_as_style is not None:
+            if blend:
                 t = alpha * t + (1.0 - alpha) * self.transform(c4, cs4, c5, cs5)
             x = tf.clip_by_value(self.decoder(t), 0.0, 1.0)
         return x
@@ -321,19 +290,6 @@ class SANetTF(tf.Module):
 # ----------------------------------------------------------------------------------------------------------
 # weight transfer from PyTorch
 
-def _conv_modules(model: SANetTF) -> dict[str, Conv]:
-    """Every Conv in the TF model by its PyTorch key prefix, grouped as 'encoder.', 'transform.', 'decoder.'."""
-    convs = {f"encoder.{c.key}": c for c in model.encoder.convs.values()}
-    for sanet in (model.transform.sanet4_1, model.transform.sanet5_1):
-        for c in (sanet.f, sanet.g, sanet.h, sanet.out_conv):
-            convs[f"transform.{c.key}"] = c
-    convs[f"transform.{model.transform.merge_conv.key}"] = model.transform.merge_conv
-    for step in model.decoder.steps:
-        if isinstance(step, Conv):
-            convs[f"decoder.{step.key}"] = step
-    return convs
-
-
 def _numpy(value) -> np.ndarray:
     value = value.detach().cpu().numpy() if hasattr(value, "detach") else value
     return np.asarray(value, dtype=np.float32)
@@ -360,7 +316,7 @@ def load_torch_weights(model: SANetTF, encoder_state: dict, transform_state: dic
         variable.assign(scale)
     states = {"encoder": encoder_state, "transform": transform_state, "decoder": decoder_state}
     used: dict[str, set] = {part: set() for part in states}
-    for full_key, conv in _conv_modules(model).items():
+    for full_key, conv in model.named_convs().items():
         part, key = full_key.split(".", 1)
         state = states[part]
         for suffix in ("weight", "bias"):
@@ -384,7 +340,7 @@ def from_torch(torch_model) -> SANetTF:
     """A SANetTF holding the weights of a PyTorch SANetModel."""
     model = SANetTF(torch_model.encoder_name)
     load_torch_weights(model, torch_model.encoder.state_dict(), torch_model.transform.state_dict(),
-                       torch_model.decoder.state_dict(), getattr(torch_model, "encoder_scales", None))
+                       torch_model.decoder.state_dict(), torch_model.encoder_scales)
     return model
 
 

@@ -12,15 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .architecture import (
-    DECODER_LAYOUT,
-    FEATURES,
-    MVN_EPS,
-    SIZE_MULTIPLE,
-    TAPS,
-    encoder_layers,
-    tap_indices,
-)
+from .architecture import FEATURES, MVN_EPS, SIZE_MULTIPLE, Layer, decoder_layers, encoder_layers, tap_indices
 
 
 def calc_mean_std(feat: torch.Tensor, eps: float = MVN_EPS) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,65 +29,68 @@ def mean_variance_norm(feat: torch.Tensor) -> torch.Tensor:
     return (feat - mean) / std
 
 
+def build_layers(layers: list[Layer]) -> nn.Sequential:
+    """An architecture layer list as nn.Sequential: reflection pad before every 3x3 conv, ceil-mode 2x2
+    max-pools, 2x nearest upsampling; position i holds layers[i], so state-dict keys are the layer indices."""
+    make = {
+        "conv1x1": lambda l: nn.Conv2d(l.cin, l.cout, 1),
+        "conv": lambda l: nn.Conv2d(l.cin, l.cout, 3),
+        "pad": lambda l: nn.ReflectionPad2d(1),
+        "relu": lambda l: nn.ReLU(),
+        "pool": lambda l: nn.MaxPool2d(2, 2, 0, ceil_mode=True),
+        "up": lambda l: nn.Upsample(scale_factor=2, mode="nearest"),
+    }
+    return nn.Sequential(*(make[layer.kind](layer) for layer in layers))
+
+
 def build_encoder(encoder: str) -> nn.Sequential:
-    """VGG to relu5_1: 1x1 input conv, reflection pad before every 3x3 conv, ceil-mode 2x2 max-pools."""
-    modules: list[nn.Module] = []
-    for layer in encoder_layers(encoder):
-        if layer.kind == "conv1x1":
-            modules.append(nn.Conv2d(3, 3, 1))
-        elif layer.kind == "pad":
-            modules.append(nn.ReflectionPad2d(1))
-        elif layer.kind == "conv":
-            modules.append(nn.Conv2d(layer.cin, layer.cout, 3))
-        elif layer.kind == "relu":
-            modules.append(nn.ReLU())
-        elif layer.kind == "pool":
-            modules.append(nn.MaxPool2d(2, 2, 0, ceil_mode=True))
-    return nn.Sequential(*modules)
+    """Image (B, 3, H, W) -> VGG features to relu5_1 (B, 512, H/16, W/16), taps along the way."""
+    return build_layers(encoder_layers(encoder))
 
 
 def build_decoder() -> nn.Sequential:
     """relu4_1-sized features (B, 512, H/8, W/8) -> image (B, 3, H, W); the original decoder.pth layout."""
-    modules: list[nn.Module] = []
-    convs = [e for e in DECODER_LAYOUT if e[0] == "conv"]
-    for entry in DECODER_LAYOUT:
-        if entry[0] == "up":
-            modules.append(nn.Upsample(scale_factor=2, mode="nearest"))
-            continue
-        _, cin, cout = entry
-        modules += [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
-        if entry is not convs[-1]:
-            modules.append(nn.ReLU())
-    return nn.Sequential(*modules)
+    return build_layers(decoder_layers())
 
 
 class SANet(nn.Module):
-    """Style-attentional module: each content position gathers style features by attention."""
+    """Style-attentional module: each content position gathers style features by attention.
 
-    def __init__(self, channels: int = FEATURES):
+    sdpa=True computes the same attention with F.scaled_dot_product_attention (scale 1: SANet does not scale
+    q.k), which fuses the softmax and never holds the (Nc, Ns) matrix on backends with a fused kernel; the
+    result equals the plain path to float rounding. The flag has no weights: it can be set at any time.
+    """
+
+    def __init__(self, channels: int = FEATURES, sdpa: bool = False):
         super().__init__()
         self.f = nn.Conv2d(channels, channels, 1)         # query, from normalised content
         self.g = nn.Conv2d(channels, channels, 1)         # key, from normalised style
         self.h = nn.Conv2d(channels, channels, 1)         # value, from raw style
         self.out_conv = nn.Conv2d(channels, channels, 1)
+        self.sdpa = sdpa
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         b, c, hc, wc = content.shape
         q = self.f(mean_variance_norm(content)).reshape(b, c, hc * wc)       # (B, C, Nc)
         k = self.g(mean_variance_norm(style)).flatten(2)                     # (B, C, Ns)
         v = self.h(style).flatten(2)                                         # (B, C, Ns)
-        s = torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=-1)           # (B, Nc, Ns), rows sum to 1
-        o = torch.bmm(v, s.transpose(1, 2)).reshape(b, c, hc, wc)            # (B, C, Hc, Wc)
+        if self.sdpa:
+            qkv = (t.transpose(1, 2)[:, None] for t in (q, k, v))             # (B, 1, N, C) each
+            o = F.scaled_dot_product_attention(*qkv, scale=1.0)[:, 0]        # (B, Nc, C)
+            o = o.transpose(1, 2).reshape(b, c, hc, wc)
+        else:
+            s = torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=-1)       # (B, Nc, Ns), rows sum to 1
+            o = torch.bmm(v, s.transpose(1, 2)).reshape(b, c, hc, wc)        # (B, C, Hc, Wc)
         return self.out_conv(o) + content
 
 
 class Transform(nn.Module):
     """Two SANets (relu4_1, relu5_1), relu5_1 result upsampled onto relu4_1, summed, merged by a 3x3 conv."""
 
-    def __init__(self, channels: int = FEATURES):
+    def __init__(self, channels: int = FEATURES, sdpa: bool = False):
         super().__init__()
-        self.sanet4_1 = SANet(channels)
-        self.sanet5_1 = SANet(channels)
+        self.sanet4_1 = SANet(channels, sdpa)
+        self.sanet5_1 = SANet(channels, sdpa)
         self.merge_conv_pad = nn.ReflectionPad2d(1)
         self.merge_conv = nn.Conv2d(channels, channels, 3)
 
@@ -111,14 +106,17 @@ class Transform(nn.Module):
 class SANetModel(nn.Module):
     """Encoder (frozen) + Transform + Decoder, with iterative stylization and alpha blending."""
 
-    def __init__(self, encoder: str):
+    def __init__(self, encoder: str, sdpa: bool = False):
         super().__init__()
         self.encoder_name = encoder
         self.encoder = build_encoder(encoder)
-        self.transform = Transform()
+        self.transform = Transform(sdpa=sdpa)
         self.decoder = build_decoder()
         self._taps = tap_indices(encoder)
         self.encoder.requires_grad_(False)
+        # Per-channel normalisation of the encoder's convs ({conv name: scales}), already folded into
+        # self.encoder's weights; kept so the checkpoint and the TF export can carry it (None: not normalised).
+        self.encoder_scales: dict[str, list[float]] | None = None
 
     def encode(self, image: torch.Tensor, upto: str = "relu5_1") -> dict[str, torch.Tensor]:
         """Image (B, 3, H, W) in [0,1] -> {tap: features} for every tap up to `upto`."""
@@ -134,6 +132,7 @@ class SANetModel(nn.Module):
         return feats
 
     def encode_for_transform(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image (B, 3, H, W) -> (relu4_1 (B, 512, H/8, W/8), relu5_1 (B, 512, H/16, W/16)): the transform's inputs."""
         f = self.encode(image)
         return f["relu4_1"], f["relu5_1"]
 
@@ -148,26 +147,23 @@ class SANetModel(nn.Module):
         """Inputs (1, 3, H, W) with H, W multiples of 16. Returns the content's shape, clipped to [0, 1].
 
         The style is encoded once. Each iteration re-encodes the previous output as the new content.
-        alpha blends in feature space: alpha * T(c, s) + (1 - alpha) * T(c, c), where the second c is the
-        original content used as a style (`content_as_style`, by default the content itself; the pipeline
-        passes it at the style resolution) so the blend target stays fixed across iterations.
+        With alpha < 1 it blends in feature space: alpha * T(c, s) + (1 - alpha) * T(c, c0), c0 the original
+        content used as a style (`content_as_style`, by default the content itself; the pipeline passes it at
+        the style resolution) so the blend target stays fixed across iterations. sanet_tf mirrors this.
         """
         assert content.shape[-2] % SIZE_MULTIPLE == 0 and content.shape[-1] % SIZE_MULTIPLE == 0, content.shape
+        blend = alpha < 1.0
         s4, s5 = self.encode_for_transform(style)
-        if alpha < 1.0:
+        if blend:
             cs4, cs5 = self.encode_for_transform(content if content_as_style is None else content_as_style)
         x = content
         for _ in range(num_iterations):
             c4, c5 = self.encode_for_transform(x)
             t = self.transform(c4, s4, c5, s5)
-            if alpha < 1.0:
+            if blend:
                 t = alpha * t + (1.0 - alpha) * self.transform(c4, cs4, c5, cs5)
             x = self.decoder(t).clamp(0.0, 1.0)
         return x
-
-
-def feature_taps() -> tuple[str, ...]:
-    return TAPS
 
 
 def reflect_pad_to_multiple(image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:

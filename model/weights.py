@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .architecture import DECODER_LAYOUT, ENCODER_BLOCKS, encoder_layers, decoder_conv_indices
+from .architecture import ENCODER_BLOCKS, Layer, decoder_layers, encoder_layers, vgg_layers
 from .sanet_torch import SANetModel, Transform
 
 CHECKPOINT_FORMAT = "sanet-checkpoint"
@@ -45,40 +45,27 @@ class WeightsError(ValueError):
 # ----------------------------------------------------------------------------------------------------------
 # expected keys and shapes
 
-def encoder_shapes(encoder: str) -> dict[str, tuple[int, ...]]:
-    """State-dict keys and shapes of build_encoder(encoder), from the shared architecture lists."""
+def layer_shapes(layers: list[Layer]) -> dict[str, tuple[int, ...]]:
+    """State-dict keys and shapes of sanet_torch.build_layers(layers): '<index>.weight' (out, in, k, k), '<index>.bias'."""
     shapes = {}
-    for layer in encoder_layers(encoder):
-        if layer.kind == "conv1x1":
-            shapes[f"{layer.index}.weight"], shapes[f"{layer.index}.bias"] = (3, 3, 1, 1), (3,)
-        elif layer.kind == "conv":
-            shapes[f"{layer.index}.weight"] = (layer.cout, layer.cin, 3, 3)
-            shapes[f"{layer.index}.bias"] = (layer.cout,)
+    for l in layers:
+        if l.kind in ("conv1x1", "conv"):
+            shapes[f"{l.index}.weight"] = (l.cout, l.cin, l.kernel_size, l.kernel_size)
+            shapes[f"{l.index}.bias"] = (l.cout,)
     return shapes
+
+
+def encoder_shapes(encoder: str) -> dict[str, tuple[int, ...]]:
+    return layer_shapes(encoder_layers(encoder))
 
 
 def original_vgg_shapes() -> dict[str, tuple[int, ...]]:
     """The full vgg_normalised.pth: VGG-19 to relu5_4 (keys up to 51.weight), i.e. conv5_1..conv5_4 at the end."""
-    blocks = ENCODER_BLOCKS["vgg19-normalised"][:-1] + [[512, 512, 512, 512]]
-    shapes = {"0.weight": (3, 3, 1, 1), "0.bias": (3,)}
-    index, cin = 1, 3
-    for b, block in enumerate(blocks):
-        if b > 0:
-            index += 1                      # max-pool
-        for cout in block:
-            shapes[f"{index + 1}.weight"] = (cout, cin, 3, 3)   # pad at index, conv at index+1, relu at index+2
-            shapes[f"{index + 1}.bias"] = (cout,)
-            index += 3
-            cin = cout
-    return shapes
+    return layer_shapes(vgg_layers(ENCODER_BLOCKS["vgg19-normalised"][:-1] + [[512, 512, 512, 512]]))
 
 
 def decoder_shapes() -> dict[str, tuple[int, ...]]:
-    convs = [e for e in DECODER_LAYOUT if e[0] == "conv"]
-    shapes = {}
-    for idx, (_, cin, cout) in zip(decoder_conv_indices(), convs):
-        shapes[f"{idx}.weight"], shapes[f"{idx}.bias"] = (cout, cin, 3, 3), (cout,)
-    return shapes
+    return layer_shapes(decoder_layers())
 
 
 def transform_shapes() -> dict[str, tuple[int, ...]]:
@@ -415,7 +402,7 @@ def save_checkpoint(path, model: SANetModel, meta: dict) -> None:
         "format": CHECKPOINT_FORMAT,
         "format_version": str(CHECKPOINT_VERSION),
         "encoder": model.encoder_name,
-        "encoder_scales": json.dumps(getattr(model, "encoder_scales", None)),
+        "encoder_scales": json.dumps(model.encoder_scales),
         "meta": json.dumps(meta, sort_keys=True),
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 import torch
 
-from model.architecture import TAPS, encoder_layers
+from model.architecture import TAPS, decoder_layers, encoder_layers
 from model.pipeline import stylize
 from model.sanet_tf import SANetTF, from_torch, load_torch_weights, save_serving
 from model.sanet_torch import SANetModel, reflect_pad_to_multiple
@@ -56,9 +56,14 @@ def test_every_stage_matches(models):
     nhwc = tf.constant(padded.permute(0, 2, 3, 1).numpy())
     with torch.no_grad():
         ref = torch_model.encode(padded)
-    got = tf_model.encoder(nhwc)
+        ref3 = torch_model.encode(padded, upto="relu3_1")
+        ref45 = torch_model.encode_for_transform(padded)
+    got = tf_model.encode(nhwc)                       # the same name means the same thing in both frameworks
+    assert list(got) == list(ref) == list(TAPS) and list(tf_model.encode(nhwc, upto="relu3_1")) == list(ref3)
     for tap in TAPS:
         assert rel(got[tap].numpy(), ref[tap].permute(0, 2, 3, 1).numpy()) < TOL, tap
+    for a, b in zip(tf_model.encode_for_transform(nhwc), ref45):
+        assert rel(a.numpy(), b.permute(0, 2, 3, 1).numpy()) < TOL
     style = to_torch(image(48, 64, 1))
     with torch.no_grad():
         s = torch_model.encode(style)
@@ -87,6 +92,41 @@ def test_pipeline_matches(models, content_hw, style_hw, iterations, max_resoluti
     assert got.shape == ref.shape == (*content_hw, 3)
     assert ref.std() > 0.02 and 0.0 < ref.mean() < 1.0            # a real image, not a constant
     assert rel(got, ref) < TOL
+
+
+def test_stylize_padded_blends_under_the_same_condition(models):
+    """alpha < 1 blends in both frameworks, with the content itself as the blend's style unless one is given;
+    alpha = 1 never blends, whatever content_as_style holds."""
+    torch_model, tf_model = models
+    content, style = to_torch(image(48, 64, 10)), to_torch(image(32, 48, 11))
+    nhwc = lambda t: tf.constant(t.permute(0, 2, 3, 1).numpy())  # noqa: E731
+    with torch.no_grad():
+        plain = torch_model.stylize_padded(content, style, 1)
+        blended = torch_model.stylize_padded(content, style, 1, 0.1)
+        ignored = torch_model.stylize_padded(content, style, 1, 1.0, content_as_style=style)
+    assert torch.equal(ignored, plain) and rel(blended, plain) > 5 * TOL   # the blend shows, beyond the tolerance
+    tf_blended = tf_model.stylize_padded(nhwc(content), nhwc(style), 1, 0.1).numpy()
+    tf_ignored = tf_model.stylize_padded(nhwc(content), nhwc(style), 1, 1.0, nhwc(style)).numpy()
+    assert rel(tf_blended, blended.permute(0, 2, 3, 1).numpy()) < TOL
+    assert rel(tf_ignored, plain.permute(0, 2, 3, 1).numpy()) < TOL
+
+
+def test_both_frameworks_build_the_same_layer_lists(models):
+    """Encoder and decoder come from one layer list each: same keys and shapes in both, no ReLU after the
+    decoder's last conv (its output goes to the clip)."""
+    torch_model, tf_model = models
+    torch_shapes = {f"{part}.{k}": tuple(v.shape) for part in ("encoder", "decoder")
+                    for k, v in getattr(torch_model, part).state_dict().items()}
+    tf_shapes = {}
+    for key, conv in tf_model.named_convs().items():
+        if key.startswith(("encoder.", "decoder.")):
+            h, w, cin, cout = conv.kernel.shape
+            tf_shapes[f"{key}.weight"], tf_shapes[f"{key}.bias"] = (cout, cin, h, w), (cout,)
+    assert tf_shapes == torch_shapes
+    layers = decoder_layers()
+    assert [l.kind for l in layers][-3:] == ["relu", "pad", "conv"] and layers[-1].cout == 3
+    assert [type(m).__name__ for m in torch_model.decoder][-2:] == ["ReflectionPad2d", "Conv2d"]
+    assert [l.kind for l in tf_model.decoder.layers] == [l.kind for l in layers]
 
 
 def test_output_depends_on_the_style(models):

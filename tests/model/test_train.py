@@ -43,15 +43,15 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def encoder_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("enc") / "vgg16-encoder-fp16.pt"
-    size = export_encoder(path)
+    size = export_encoder(path, "vgg16")
     assert 18 * MIB < size < 21 * MIB      # VGG-16 to conv5_1 as float16: about 20 MB
     return path
 
 
 def run(data: Path, run_dir: Path, encoder: Path, *extra: str) -> int:
     """A training run at 32 px, batch 2 (the channel scales at 64 px: crude, but these tests check mechanics)."""
-    return train.main(["--data", str(data), "--run-dir", str(run_dir), "--encoder-weights", str(encoder),
-                       "--size", "32", "--scale-size", "64", "--batch-size", "2", "--log-every", "1", "--threads", "2",
+    return train.main(["--data", str(data), "--run-dir", str(run_dir), "--encoder", "vgg16",
+                       "--encoder-weights", str(encoder), "--size", "32", "--scale-size", "64", "--batch-size", "2", "--log-every", "1", "--threads", "2",
                        *extra])
 
 
@@ -138,18 +138,31 @@ def test_payload_counts_the_tree_and_what_travels_with_it(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- model, losses
 
-def test_sdpa_attention_matches_the_plain_one():
+def test_sdpa_attention_matches_the_plain_one(tiny_data, encoder_file, monkeypatch):
+    calls = []
+    fused_attention = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda *a, **k: calls.append(k) or fused_attention(*a, **k))
     torch.manual_seed(0)
     module = SANet(512)
     c, s = torch.randn(2, 512, 4, 5), torch.randn(2, 512, 3, 6)
     plain = module(c, s)
-    fused = train.sdpa_forward(module, c, s)
+    assert calls == []
+    module.sdpa = True
+    fused = module(c, s)
+    assert calls == [{"scale": 1.0}]                               # the fused kernel ran, unscaled like SANet
     assert torch.allclose(plain, fused, atol=1e-4, rtol=1e-4)
+    # train --sdpa builds both attention modules fused, and only with the flag
+    for flag, expected in (([], False), (["--sdpa"], True)):
+        args = train.parse_args(["--data", str(tiny_data), "--encoder-weights", str(encoder_file), "--size", "32",
+                                 "--scale-size", "64", "--encoder", "vgg16", *flag])
+        model = train.build_model(args, train.encoder_base(args), scales=None)
+        assert model.transform.sanet4_1.sdpa is model.transform.sanet5_1.sdpa is expected
 
 
 def test_losses_are_finite_and_fall_on_a_fixed_batch(tiny_data, encoder_file):
     args = train.parse_args(["--data", str(tiny_data), "--encoder-weights", str(encoder_file), "--size", "32",
-                             "--scale-size", "128"])
+                             "--scale-size", "128", "--encoder", "vgg16"])
     model = train.build_model(args, train.encoder_base(args), scales=None)
     assert set(model.encoder_scales) == {f"conv{b}_{i}" for b, n in enumerate([2, 2, 3, 3, 1], 1)
                                          for i in range(1, n + 1)}
