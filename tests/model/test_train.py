@@ -19,10 +19,11 @@ from PIL import Image
 
 from model import train
 from model.data import (CONTENT_DIR, STYLE_DIR, DataError, PairBatches, export_encoder, held_out_pairs,
-                        is_held_out, list_images, payload_parts_mib, prepare, random_crop)
+                        is_held_out, list_images, prepare, random_crop)
 from model.losses import LossWeights, sanet_losses, weighted_total
 from model.sanet_torch import SANet, SANetModel
 from model.weights import save_checkpoint
+from scripts.prepare_device_run import payload_parts_mib
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 MIB = 2**20
