@@ -1,57 +1,56 @@
-// The same graphs and loop the widget runs, in TF.js on Node (wasm backend, SIMD), for bench/browser.py.
+// The widget's stylization (static/stylizer/sanet.js, the code the page runs) in TF.js on Node (wasm backend,
+// SIMD), for bench/browser.py.
 // node bench/tfjs_node.mjs MODEL_DIR [sizes, e.g. 256,512,1024] [repeats]
-// Prints one JSON line: {backend, sizes: {"256": {first_ms, steady_ms}, ...}}.
+// Prints one JSON line: {backend, sizes: {"256": {first_ms, steady_ms, runs_ms}, ...}}; steady_ms is the median
+// of the repeats.
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setWasmPaths, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { validateManifest, shardPaths, toArtifacts } from '../static/stylizer/manifest.js';
-import { planSizes, padAmounts } from '../static/stylizer/sizes.js';
+import { validateManifest, shardPaths, toArtifacts, GRAPH_NAMES } from '../static/stylizer/manifest.js';
+import { planSizes } from '../static/stylizer/sizes.js';
+import { createStylizer, loadGraphs } from '../static/stylizer/sanet.js';
 
-const [modelDir, sizesArg = '256,512,1024', repeatsArg = '2'] = process.argv.slice(2);
+const [modelDir, sizesArg = '256,512,1024', repeatsArg = '3'] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
 setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
 await tf.setBackend('wasm');
 
 const manifest = validateManifest(JSON.parse(readFileSync(join(modelDir, 'manifest.json'))));
-const models = {};
-for (const g of ['encoder', 'transform', 'decoder']) {
+const artifacts = {};
+for (const g of GRAPH_NAMES) {
   const path = manifest.graphs[g].path;
   const mj = JSON.parse(readFileSync(join(modelDir, path)));
   const shards = shardPaths(path, mj).map((p) => { const b = readFileSync(join(modelDir, p)); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); });
-  models[g] = await tf.loadGraphModel(tf.io.fromMemory(toArtifacts(mj, shards)));
+  artifacts[g] = toArtifacts(mj, shards);
 }
-const G = manifest.graphs;
-const encode = (x) => models.encoder.execute({ [G.encoder.inputs[0]]: x }, G.encoder.outputs);
-const image = (h, w, seed) => tf.tidy(() => {
-  const x = tf.sin(tf.range(0, h * w * 3).mul(0.0131 + seed)).mul(0.5).add(0.5).reshape([1, h, w, 3]);
-  const [ph, pw] = padAmounts(h, w, manifest.size_multiple);
-  return ph || pw ? tf.mirrorPad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], 'reflect') : x;
-});
+const stylizer = createStylizer(await loadGraphs(manifest, artifacts, tf), tf);
 
-function stylize(res) {  // one iteration, alpha 1, a 4:3 photo and a square style, like bench/browser.py
+/** A smooth synthetic picture, already at the size the run uses (no key: nothing is kept between runs). */
+const image = ([h, w], seed) => {
+  const rgb = new Float32Array(h * w * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = 0.5 + 0.5 * Math.sin(i * (0.0131 + seed));
+  return { width: w, height: h, rgb };
+};
+
+function images(res) {  // a 4:3 photo and a square 512 px style, like bench/browser.py
   const sizes = planSizes({ content: [Math.round(res * 0.75), res], style: [512, 512], resolution: res,
     styleMaxResolution: manifest.style_max_resolution });
-  const t0 = performance.now();
-  const s = image(...sizes.style, 1);
-  const [s4, s5] = encode(s);
-  const c = image(...sizes.output, 0);
-  const [c4, c5] = encode(c);
-  const [a, b, cc, d] = G.transform.inputs;
-  const t = models.transform.execute({ [a]: c4, [b]: s4, [cc]: c5, [d]: s5 }, G.transform.outputs[0]);
-  const y = models.decoder.execute({ [G.decoder.inputs[0]]: t }, G.decoder.outputs[0]);
-  y.dataSync();
-  tf.dispose([s, s4, s5, c, c4, c5, t, y]);
-  return performance.now() - t0;
+  return [image(sizes.output, 0), image(sizes.style, 1)];
 }
 
-const out = { backend: 'wasm (Node ' + process.version + ')', sizes: {} };
+async function stylize(res) {  // one iteration, alpha 1; the style is encoded in every run, like the first
+  const [content, style] = images(res);
+  return (await stylizer.stylize(content, style, { iterations: 1, alpha: 1, resolution: res })).ms;
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const out = { backend: 'wasm (Node ' + process.version + ')', threads: getThreadsCount(), sizes: {} };
 for (const res of sizesArg.split(',').map(Number)) {
-  const first = stylize(res);
+  const first = await stylize(res);
   const rest = [];
-  for (let i = 0; i < Number(repeatsArg); i++) rest.push(stylize(res));
-  rest.sort((x, y) => x - y);
-  out.sizes[res] = { first_ms: Math.round(first), steady_ms: Math.round(rest[Math.floor(rest.length / 2)]) };
+  for (let i = 0; i < Number(repeatsArg); i++) rest.push(await stylize(res));
+  out.sizes[res] = { first_ms: Math.round(first), steady_ms: Math.round(median(rest)), runs_ms: rest.map(Math.round) };
 }
 console.log(JSON.stringify(out));

@@ -1,4 +1,4 @@
-"""Run exported TF.js graphs in Node (tests/js/tfjs_parity.mjs) and compare them with TensorFlow.
+"""Run exported TF.js graphs in Node (model/tfjs_parity.mjs) and compare them with TensorFlow.
 
 Used by the export (parity figures for the manifest), the parity test and bench/quantization.py, so all three
 measure the same thing: the page's loop (encode style once, iterate encoder -> transform -> decoder, blend by
@@ -20,7 +20,7 @@ from .architecture import padded_size
 from .sanet_tf import SANetTF
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE_SCRIPT = ROOT / "tests" / "js" / "tfjs_parity.mjs"
+NODE_SCRIPT = Path(__file__).with_name("tfjs_parity.mjs")
 OUTPUTS = ("relu4_1", "relu5_1", "t", "image")
 
 

@@ -25,6 +25,9 @@ export class Engine extends EventTarget {
   #onMessage(msg) {
     const job = msg.id != null ? this.jobs.get(msg.id) : null;
     switch (msg.type) {
+      case 'plan':
+        if (job) job.onProgress({ stage: 'plan', steps: msg.steps });
+        break;
       case 'progress':
         if (job) job.onProgress(msg);
         else this.dispatchEvent(new CustomEvent('progress', { detail: msg }));

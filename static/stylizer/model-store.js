@@ -1,6 +1,6 @@
 // Downloading the model once, verifying every file against the manifest's sha256, and keeping the verified
 // bytes in the Cache API under the model's version, so a second visit reads them without any request.
-// Runs in the worker (fetch, caches and crypto.subtle all exist there).
+// Runs in the worker (fetch, caches and crypto.subtle all exist there) and in Node (no Cache API: downloads).
 
 import { validateManifest, verifyFile, shardPaths, toArtifacts, GRAPH_NAMES, modelBytes } from './manifest.js';
 
@@ -48,7 +48,7 @@ async function download(url, onBytes) {
 export async function loadModel(manifestUrl, onProgress = () => {}) {
   onProgress({ stage: 'manifest' });
   const manifest = await loadManifest(manifestUrl);
-  const base = new URL('.', new URL(manifestUrl, self.location.href)).href;
+  const base = new URL('.', new URL(manifestUrl, globalThis.location?.href)).href; // Node: an absolute URL
   const cache = await openCache();
   const total = modelBytes(manifest);
   let done = 0;

@@ -33,22 +33,31 @@ export function padAmounts(height, width, multiple = 16) {
   return [ph - height, pw - width];
 }
 
+/** An image too thin for the network at the size asked for; the message is for the reader. */
+export class ImageSizeError extends RangeError {
+  constructor(message) { super(message); this.name = 'ImageSizeError'; }
+}
+
 /**
  * Every size one stylization uses.
- * content: the content image's (height, width); style: the style image's; resolution: the long side asked for.
+ * content: the content image's (height, width); style (and style2, a second style to mix in, or null): the
+ * style images'; resolution: the long side asked for.
  * The output always has `resolution` on its long side (up- or downscaled: the widget's output size is the
- * reader's choice); the style fits within min(styleMaxResolution, resolution).
- * Throws a RangeError with a reader-facing message when an image would be thinner than `minSide`.
+ * reader's choice); the styles fit within min(styleMaxResolution, resolution).
+ * Throws ImageSizeError with a reader-facing message when an image would be thinner than `minSide`.
  */
-export function planSizes({ content, style, resolution, styleMaxResolution = 512, multiple = 16, minSide = 32 }) {
+export function planSizes({ content, style, style2 = null, resolution, styleMaxResolution = 512, multiple = 16, minSide = 32 }) {
   const out = fitLongSide(content[0], content[1], resolution);
   const styleLong = Math.min(styleMaxResolution, resolution);
-  // The style, and the content used as a style (alpha < 1), are only ever downscaled, as in model/pipeline.py.
+  // The styles, and the content used as a style (alpha < 1), are only ever downscaled, as in model/pipeline.py.
   const styleSize = fitWithin(style[0], style[1], styleLong);
+  const style2Size = style2 ? fitWithin(style2[0], style2[1], styleLong) : null;
   const contentAsStyle = fitWithin(content[0], content[1], styleLong);
-  for (const [what, [h, w]] of [['photo', out], ['style image', styleSize], ['photo', contentAsStyle]]) {
+  const checks = [['photo', out], ['style image', styleSize], ['photo', contentAsStyle]];
+  if (style2Size) checks.push(['second style image', style2Size]);
+  for (const [what, [h, w]] of checks) {
     if (Math.min(h, w) < minSide) {
-      throw new RangeError(`The ${what} is too narrow: at ${Math.max(h, w)} px on its long side its short side is ` +
+      throw new ImageSizeError(`The ${what} is too narrow: at ${Math.max(h, w)} px on its long side its short side is ` +
         `${Math.min(h, w)} px, and the model needs at least ${minSide} px. Crop it to a less extreme shape.`);
     }
   }
@@ -57,15 +66,10 @@ export function planSizes({ content, style, resolution, styleMaxResolution = 512
     contentPadded: paddedSize(out[0], out[1], multiple),
     style: styleSize,
     stylePadded: paddedSize(styleSize[0], styleSize[1], multiple),
+    ...(style2Size && { style2: style2Size, style2Padded: paddedSize(style2Size[0], style2Size[1], multiple) }),
     contentAsStyle,
     contentAsStylePadded: paddedSize(contentAsStyle[0], contentAsStyle[1], multiple),
   };
-}
-
-/** Resolution choices for the slider: 256 up to `max`, in steps of `step`. */
-export function resolutionRange(max, { min = 256, step = 32 } = {}) {
-  const top = Math.max(min, Math.floor(max / step) * step);
-  return { min, max: top, step };
 }
 
 /** Clamp a requested resolution into [min, max], snapped to the step. */

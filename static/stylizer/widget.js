@@ -5,7 +5,7 @@
 
 import { engineFor } from './engine.js';
 import { decodeImage, ImageInputError } from './images.js';
-import { describe, loadFraction, runFraction, planRun, formatBytes } from './progress.js';
+import { describe, loadFraction, runFraction, formatBytes } from './progress.js';
 import { SAMPLES, sampleUrl } from './samples.js';
 import { clampResolution } from './sizes.js';
 
@@ -307,15 +307,13 @@ export class Stylizer {
     el.cancel.disabled = false;
     el.progress.value = 0;
     this.status('Starting…');
-    const steps = planRun({ iterations: p.iterations, alpha: p.alpha });
-    let done = 0;
+    let steps = [];
     const job = this.engine.run({
       content: { key: content.key, bitmap: content.bitmap }, style: { key: style.key, bitmap: style.bitmap }, ...p,
     }, (ev) => {
       if (ev.stage === 'fallback') { this.status(ev.message); return; }
-      const i = steps.findIndex((s, k) => k >= done && s.stage === ev.stage && (s.iteration ?? 0) === (ev.iteration ?? 0));
-      if (i >= 0) done = i;
-      el.progress.value = runFraction(steps, done);
+      if (ev.stage === 'plan') { steps = ev.steps; return; } // the worker's plan, knowing what it has kept
+      el.progress.value = runFraction(steps, ev.index ?? 0);
       this.status(describe(ev));
     });
     this.job = job;

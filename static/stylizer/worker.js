@@ -3,20 +3,18 @@
 // one at a time with progress and cancellation at stage boundaries. Nothing here touches the network
 // except the vendored TF.js files and the model files (images arrive as ImageBitmaps and never leave).
 
-import { planSizes, padAmounts, maxResolutionFor } from './sizes.js';
-import { resizeBilinearAA, rgbaToRgbFloat, rgbFloatToRgba } from './resize.js';
+import { maxResolutionFor, ImageSizeError } from './sizes.js';
+import { rgbaToRgbFloat, rgbFloatToRgba } from './resize.js';
 import { candidateBackends, chooseBackend, closeEnough, classifyError, fallbackAction } from './backend.js';
 import { loadModel } from './model-store.js';
+import { createStylizer, loadGraphs, StylizeAborted } from './sanet.js';
 
 let tf = null;
 const S = {
-  manifest: null, artifacts: null, models: null, backend: null, ranking: [], selftest: [],
-  maxResolution: 1024, lost: null, styleCache: new Map(), pixelCache: new Map(), queue: [], current: null, ready: null,
+  manifest: null, artifacts: null, stylizer: null, backend: null, ranking: [], selftest: [],
+  maxResolution: 1024, lost: null, pixelCache: new Map(), queue: [], current: null, ready: null,
 };
-const STYLE_CACHE_SIZE = 4;
 const PIXEL_CACHE_SIZE = 4; // decoded images (float RGB, up to 2048 px): content + style of the last two choices
-
-class Cancelled extends Error {}
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 const now = () => performance.now();
 
@@ -132,49 +130,15 @@ function releaseUnusedBackends(keep) {
 
 // ---------------------------------------------------------------- the model
 async function useBackend(name) {
-  if (S.models) for (const m of Object.values(S.models)) m.dispose();
-  S.models = null;
-  clearStyleCache();
+  if (S.stylizer) S.stylizer.dispose();
+  S.stylizer = null;
   if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to start`);
   await tf.ready();
   watchContext(name);
   post({ type: 'progress', stage: 'compile', backend: name });
-  const models = {};
-  for (const g of ['encoder', 'transform', 'decoder']) {
-    models[g] = await tf.loadGraphModel(tf.io.fromMemory(S.artifacts[g]));
-  }
-  S.models = models;
+  S.stylizer = createStylizer(await loadGraphs(S.manifest, S.artifacts, tf), tf, { settle, read });
   S.backend = name;
   S.maxResolution = maxResolutionFor({ backend: name, deviceMemory: self.navigator.deviceMemory || 4 });
-}
-
-function clearStyleCache() {
-  for (const v of S.styleCache.values()) v.forEach((t) => t.dispose());
-  S.styleCache.clear();
-}
-
-function encode(x) {
-  const g = S.manifest.graphs.encoder;
-  return S.models.encoder.execute({ [g.inputs[0]]: x }, g.outputs);
-}
-function transform(c4, s4, c5, s5) {
-  const g = S.manifest.graphs.transform;
-  const [a, b, c, d] = g.inputs;
-  return S.models.transform.execute({ [a]: c4, [b]: s4, [c]: c5, [d]: s5 }, g.outputs[0]);
-}
-function decode(t) {
-  const g = S.manifest.graphs.decoder;
-  return tf.tidy(() => tf.clipByValue(S.models.decoder.execute({ [g.inputs[0]]: t }, g.outputs[0]), 0, 1));
-}
-
-/** Pixels (RGB floats) resized with the Python pipeline's filter, reflection-padded: a (1, H', W', 3) tensor. */
-function imageTensor(pix, h, w) {
-  const rgb = resizeBilinearAA(pix.rgb, pix.height, pix.width, 3, h, w);
-  const [ph, pw] = padAmounts(h, w, S.manifest.size_multiple);
-  return tf.tidy(() => {
-    const x = tf.tensor4d(rgb, [1, h, w, 3]);
-    return ph || pw ? tf.mirrorPad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], 'reflect') : x;
-  });
 }
 
 // ---------------------------------------------------------------- a lost WebGL context
@@ -228,80 +192,21 @@ function pixelsOf(img) {
     ctx.drawImage(img.bitmap, 0, 0);
     data = ctx.getImageData(0, 0, width, height).data;
   }
-  const pix = { width, height, rgb: rgbaToRgbFloat(data) };
+  const pix = { key: img.key, width, height, rgb: rgbaToRgbFloat(data) };
   S.pixelCache.set(img.key, pix);
   while (S.pixelCache.size > PIXEL_CACHE_SIZE) S.pixelCache.delete(S.pixelCache.keys().next().value);
   return pix;
 }
 
-async function encodedStyle(key, pix, size, stage, job) {
-  const cacheKey = `${key}|${size[0]}x${size[1]}`;
-  const hit = S.styleCache.get(cacheKey);
-  if (hit) return hit;
-  job.progress({ stage });
-  const x = imageTensor(pix, size[0], size[1]);
-  const feats = encode(x);
-  x.dispose();
-  await settle(feats[0]);
-  S.styleCache.set(cacheKey, feats);
-  while (S.styleCache.size > STYLE_CACHE_SIZE) {
-    const [k, v] = S.styleCache.entries().next().value;
-    S.styleCache.delete(k);
-    v.forEach((t) => t.dispose());
-  }
-  await job.boundary();
-  return feats;
-}
-
-/** One stylization at one resolution on the current backend. Returns {width, height, pixels, timings}. */
+/** One stylization at one resolution on the current backend: {width, height, pixels (RGBA bytes), ms}. */
 async function stylizeOnce(job, resolution) {
   const p = job.params;
+  const o = { iterations: p.iterations, resolution, alpha: p.alpha };
   const content = pixelsOf(p.content);
   const style = pixelsOf(p.style);
-  const m = S.manifest;
-  const sizes = planSizes({
-    content: [content.height, content.width], style: [style.height, style.width], resolution,
-    styleMaxResolution: m.style_max_resolution, multiple: m.size_multiple, minSide: m.min_side,
-  });
-  const t0 = now();
-  const [s4, s5] = await encodedStyle(p.style.key, style, sizes.style, 'encode-style', job);
-  let cs4, cs5;
-  if (p.alpha < 1) {
-    [cs4, cs5] = await encodedStyle(`content:${p.content.key}`, content, sizes.contentAsStyle, 'encode-content-style', job);
-  }
-  let x = imageTensor(content, sizes.output[0], sizes.output[1]);
-  const n = p.iterations;
-  try {
-    for (let k = 1; k <= n; k++) {
-      job.progress({ stage: 'encode', iteration: k, iterations: n });
-      const [c4, c5] = encode(x);
-      await settle(c4);
-      await job.boundary();
-      job.progress({ stage: 'transform', iteration: k, iterations: n });
-      const t = tf.tidy(() => {
-        const ts = transform(c4, s4, c5, s5);
-        if (p.alpha >= 1) return ts;
-        return tf.add(tf.mul(ts, p.alpha), tf.mul(transform(c4, cs4, c5, cs5), 1 - p.alpha));
-      });
-      c4.dispose(); c5.dispose();
-      await settle(t);
-      await job.boundary();
-      job.progress({ stage: 'decode', iteration: k, iterations: n });
-      const next = decode(t);
-      t.dispose();
-      x.dispose();
-      x = next;
-      await settle(x);
-      await job.boundary();
-    }
-    const [h, w] = sizes.output;
-    const out = tf.slice(x, [0, 0, 0, 0], [1, h, w, 3]);
-    let rgb;
-    try { rgb = await read(out); } finally { out.dispose(); }
-    return { width: w, height: h, pixels: rgbFloatToRgba(rgb), ms: now() - t0 };
-  } finally {
-    x.dispose();
-  }
+  post({ type: 'plan', id: job.id, steps: S.stylizer.plan(content, style, o) });
+  const r = await S.stylizer.stylize(content, style, o, { onStage: job.progress, signal: job.controller.signal });
+  return { width: r.width, height: r.height, pixels: rgbFloatToRgba(r.rgb), ms: r.ms };
 }
 
 // ---------------------------------------------------------------- jobs
@@ -321,15 +226,15 @@ async function runJob(job) {
         backend: S.backend, ms: r.ms, notice: notices.join(' '), tensors: tf.memory().numTensors }, [r.pixels.buffer]);
       return;
     } catch (e) {
-      if (e instanceof Cancelled) { post({ type: 'cancelled', id: job.id }); return; }
-      if (e instanceof RangeError && /too narrow/.test(e.message)) { post({ type: 'error', id: job.id, kind: 'input', message: e.message }); return; }
+      if (e instanceof StylizeAborted) { post({ type: 'cancelled', id: job.id }); return; }
+      if (e instanceof ImageSizeError) { post({ type: 'error', id: job.id, kind: 'input', message: e.message }); return; }
       const kind = contextLost() ? 'context-lost' : classifyError(e);
       tried.push(S.backend);
       const next = fallbackAction({ kind, resolution, backend: S.backend, ranking: S.ranking, tried });
       if (next.action === 'retry-smaller') {
         notices.push(`Ran out of memory at ${resolution} px; retried at ${next.resolution} px.`);
         resolution = next.resolution;
-        clearStyleCache();
+        S.stylizer.clearCache();
       } else if (next.action === 'switch-backend') {
         const why = kind === 'oom' ? 'ran out of memory' : 'lost its graphics context';
         notices.push(`The ${S.backend} engine ${why}; switched to ${next.backend}.`);
@@ -350,15 +255,10 @@ async function runJob(job) {
 }
 
 function makeJob(msg) {
-  const job = {
-    id: msg.id, params: msg, cancelled: false,
+  return {
+    id: msg.id, params: msg, controller: new AbortController(),
     progress: (ev) => post({ type: 'progress', id: msg.id, ...ev }),
-    boundary: async () => {
-      await new Promise((r) => setTimeout(r, 0)); // let a Cancel message in
-      if (job.cancelled) throw new Cancelled();
-    },
   };
-  return job;
 }
 
 async function pump() {
@@ -407,18 +307,11 @@ async function warmup(resolution) {
   const make = (h, w, seed) => {
     const rgb = new Float32Array(h * w * 3);
     for (let i = 0; i < rgb.length; i++) rgb[i] = 0.5 + 0.5 * Math.sin(i * 0.013 + seed);
-    return { width: w, height: h, rgb };
+    return { width: w, height: h, rgb }; // no key: nothing of it is kept
   };
   const r = Math.min(resolution, S.maxResolution);
   const h = Math.round((r * 3) / 4);
-  S.pixelCache.set('__warm_c', make(h, r, 0));
-  S.pixelCache.set('__warm_s', make(r, r, 1));
-  const job = makeJob({ id: '__warmup', content: { key: '__warm_c' }, style: { key: '__warm_s' }, iterations: 1, alpha: 1, resolution: r });
-  job.progress = () => {};
-  await stylizeOnce(job, r);
-  clearStyleCache();
-  S.pixelCache.delete('__warm_c');
-  S.pixelCache.delete('__warm_s');
+  await S.stylizer.stylize(make(h, r, 0), make(r, r, 1), { iterations: 1, alpha: 1, resolution: r });
 }
 
 self.onmessage = (e) => {
@@ -435,6 +328,6 @@ self.onmessage = (e) => {
   } else if (msg.type === 'cancel') {
     const q = S.queue.findIndex((j) => j.id === msg.id);
     if (q >= 0) { S.queue.splice(q, 1); post({ type: 'cancelled', id: msg.id }); }
-    if (S.current && S.current.id === msg.id) S.current.cancelled = true;
+    if (S.current && S.current.id === msg.id) S.current.controller.abort();
   }
 };

@@ -8,9 +8,23 @@ test('a run plans style encoding once, then encode/transform/decode per iteratio
   const steps = planRun({ iterations: 3, alpha: 0.5 });
   assert.deepEqual(steps.slice(0, 2).map((s) => s.stage), ['encode-style', 'encode-content-style']);
   assert.equal(steps.length, 2 + 9);
-  assert.deepEqual(steps.at(-1), { stage: 'decode', iteration: 3, iterations: 3 });
+  assert.deepEqual(steps.at(-1), { stage: 'decode', iteration: 3, iterations: 3, cost: 1 });
   const cached = planRun({ iterations: 2, alpha: 1, styleCached: true });
   assert.deepEqual(cached.map((s) => s.stage), ['encode', 'transform', 'decode', 'encode', 'transform', 'decode']);
+  const mixed = planRun({ iterations: 1, alpha: 0.5, mix: true });
+  assert.deepEqual(mixed.map((s) => s.stage), ['encode-style', 'encode-style2', 'encode-content-style', 'encode', 'transform', 'decode']);
+});
+
+test('a kept first iteration plans only a blend and a decode; costs follow the pixels', () => {
+  const steps = planRun({ iterations: 1, output: [384, 512], encodeStyles: [], firstEncoded: true, firstTransformed: true });
+  assert.deepEqual(steps.map((s) => [s.stage, !!s.cached]), [['transform', true], ['decode', false]]);
+  assert.ok(steps[0].cost < 0.1 * steps[1].cost);
+  const two = planRun({ iterations: 2, output: [384, 512], encodeStyles: [], firstEncoded: true });
+  assert.deepEqual(two.map((s) => s.stage), ['transform', 'decode', 'encode', 'transform', 'decode']);
+  const big = planRun({ iterations: 1, output: [768, 1024] });
+  const small = planRun({ iterations: 1, output: [192, 256] });
+  assert.equal(big.at(-1).cost, 16 * small.at(-1).cost);
+  assert.ok(runFraction(big, 1) > 0 && runFraction(big, 1) < runFraction(big, 2));
 });
 
 test('progress fractions rise monotonically to 1', () => {
@@ -31,6 +45,8 @@ test('status lines name the stage, the iteration and the bytes', () => {
   assert.match(describe({ stage: 'transform', iteration: 2, iterations: 4 }), /Iteration 2 of 4/);
   assert.match(describe({ stage: 'download', done: 1536, total: 3 * 1024 * 1024 }), /2 kB of 3\.0 MB/);
   assert.match(describe({ stage: 'download', fromCache: true }), /cache/);
+  assert.match(describe({ stage: 'transform', iteration: 1, iterations: 1, cached: true }), /blending/);
+  assert.match(describe({ stage: 'encode-style2' }), /second style/);
   assert.equal(formatBytes(12), '12 B');
 });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { roundHalfEven, fitLongSide, paddedSize, padAmounts, planSizes, clampResolution, smallerResolution, maxResolutionFor } from '../../static/stylizer/sizes.js';
+import { roundHalfEven, fitLongSide, paddedSize, padAmounts, planSizes, clampResolution, smallerResolution, maxResolutionFor, ImageSizeError } from '../../static/stylizer/sizes.js';
 
 test('roundHalfEven rounds like Python', () => {
   assert.deepEqual([0.5, 1.5, 2.5, 2.4999, 2.5001, 3.5].map(roundHalfEven), [0, 2, 2, 2, 3, 4]);
@@ -34,9 +34,21 @@ test('planSizes: output at the resolution, style fitted within min(style max, re
   assert.deepEqual(planSizes({ content: [300, 400], style: [100, 120], resolution: 512 }).style, [100, 120]);
 });
 
-test('planSizes rejects images too thin for the network, with a message', () => {
+test('planSizes rejects images too thin for the network, with a message and its own error class', () => {
   assert.throws(() => planSizes({ content: [20, 400], style: [256, 256], resolution: 256 }), /too narrow.*at least 32 px/);
   assert.throws(() => planSizes({ content: [256, 256], style: [10, 500], resolution: 256 }), /style image is too narrow/);
+  assert.throws(() => planSizes({ content: [256, 256], style: [256, 256], style2: [500, 20], resolution: 256 }),
+    /second style image is too narrow/);
+  assert.throws(() => planSizes({ content: [20, 400], style: [256, 256], resolution: 256 }), ImageSizeError);
+  assert.ok(new ImageSizeError('x') instanceof RangeError);
+  assert.throws(() => fitLongSide(0, 10, 256), (e) => !(e instanceof ImageSizeError)); // a bug, not the reader's image
+});
+
+test('a second style is fitted like the first', () => {
+  const p = planSizes({ content: [300, 400], style: [1000, 800], style2: [437, 300], resolution: 288 });
+  assert.deepEqual(p.style2, [288, 198]);
+  assert.deepEqual(p.style2Padded, [288, 208]);
+  assert.equal(planSizes({ content: [300, 400], style: [100, 100], resolution: 288 }).style2, undefined);
 });
 
 test('resolution clamping, shrinking and device ceilings', () => {

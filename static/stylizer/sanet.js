@@ -1,0 +1,261 @@
+// The SANet stylization loop over the three exported TF.js graphs (encoder, transform, decoder): the one copy
+// that the page's worker, the Node parity runner (model/tfjs_parity.mjs) and the Node bench
+// (bench/tfjs_node.mjs) all run. Any TF.js namespace works (the browser's UMD global, @tensorflow/tfjs in Node).
+//
+//   const stylizer = createStylizer(await loadGraphs(manifest, artifacts, tf), tf);
+//   const out = await stylizer.stylize(content, style, { iterations, resolution, alpha }, { onStage, signal });
+//   stylizer.dispose();
+//
+// Images are {width, height, rgb} (rgb: interleaved RGB floats in [0, 1], row-major) with an optional `key`.
+// Keyed images' encodings are kept between runs: a style per size, and the content's first-iteration features
+// with its transforms T(c, s), so a run that changes only the strength or the mix costs one blend and one decode.
+// Steps mirror model/pipeline.py: resize with the pipeline's filter, reflection-pad to multiples of 16, style
+// (and, for alpha < 1, the content as a style) encoded once, per iteration encode -> transform -> blend ->
+// decode -> clip, crop.
+
+import { GRAPH_NAMES } from './manifest.js';
+import { planSizes, padAmounts } from './sizes.js';
+import { resizeBilinearAA } from './resize.js';
+import { planRun } from './progress.js';
+
+const STYLE_CACHE_SIZE = 4;
+
+/** TF.js graph models from verified artifacts (model-store.js loadModel), keyed by graph name. */
+export async function loadGraphs(manifest, artifacts, tf) {
+  const models = {};
+  try {
+    for (const g of GRAPH_NAMES) models[g] = await tf.loadGraphModel(tf.io.fromMemory(artifacts[g]));
+  } catch (e) {
+    for (const m of Object.values(models)) m.dispose();
+    throw e;
+  }
+  return { manifest, models };
+}
+
+/** A run stopped through its AbortSignal: what stylize() throws then. */
+export class StylizeAborted extends Error {
+  constructor() { super('cancelled'); this.name = 'AbortError'; }
+}
+
+/**
+ * graphs: {manifest, models} (loadGraphs). hooks, for GPU backends: settle(t) waits until t is computed
+ * (default: nothing, right for WASM and CPU), read(t) returns t's values (default t.data()).
+ * Returns {stylize, plan, clearCache, stats, dispose}.
+ */
+export function createStylizer(graphs, tf, { settle = async () => {}, read = (t) => t.data() } = {}) {
+  const { manifest, models } = graphs;
+  const G = manifest.graphs;
+  const styleCache = new Map(); // `${key}|HxW` -> [s4, s5], least recently used first
+  let first = null;              // the last keyed content's first iteration: {key, c4, c5, t: Map(styleKey -> T)}
+  const executions = { encoder: 0, transform: 0, decoder: 0 };
+
+  const encode = (x) => {
+    executions.encoder++;
+    return models.encoder.execute({ [G.encoder.inputs[0]]: x }, G.encoder.outputs);
+  };
+  const transform = (c4, c5, [s4, s5]) => {
+    executions.transform++;
+    const [a, b, c, d] = G.transform.inputs;
+    return models.transform.execute({ [a]: c4, [b]: s4, [c]: c5, [d]: s5 }, G.transform.outputs[0]);
+  };
+  const decode = (t) => {
+    executions.decoder++;
+    return tf.tidy(() => tf.clipByValue(models.decoder.execute({ [G.decoder.inputs[0]]: t }, G.decoder.outputs[0]), 0, 1));
+  };
+
+  /** Pixels resized with the Python pipeline's filter, reflection-padded: a (1, H', W', 3) tensor. */
+  function imageTensor(img, h, w) {
+    const rgb = resizeBilinearAA(img.rgb, img.height, img.width, 3, h, w);
+    const [ph, pw] = padAmounts(h, w, manifest.size_multiple);
+    return tf.tidy(() => {
+      const x = tf.tensor4d(rgb, [1, h, w, 3]);
+      return ph || pw ? tf.mirrorPad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], 'reflect') : x;
+    });
+  }
+
+  function sizesFor(content, style, o) {
+    return planSizes({
+      content: [content.height, content.width], style: [style.height, style.width],
+      style2: o.style2 ? [o.style2.height, o.style2.width] : null, resolution: o.resolution,
+      styleMaxResolution: manifest.style_max_resolution, multiple: manifest.size_multiple, minSide: manifest.min_side,
+    });
+  }
+
+  // The style-like inputs of a run: [{name, image, size, key}], the key naming the cached encoding (null: uncached).
+  function styleInputs(content, style, o, sizes) {
+    const key = (img, prefix, [h, w]) => (img.key != null ? `${prefix}${img.key}|${h}x${w}` : null);
+    const out = [{ name: 'style', stage: 'encode-style', image: style, size: sizes.style, key: key(style, '', sizes.style) }];
+    if (mixing(o)) out.push({ name: 'style2', stage: 'encode-style2', image: o.style2, size: sizes.style2, key: key(o.style2, '', sizes.style2) });
+    if (o.alpha < 1) {
+      out.push({ name: 'content', stage: 'encode-content-style', image: content, size: sizes.contentAsStyle,
+        key: key(content, 'content:', sizes.contentAsStyle) });
+    }
+    return out;
+  }
+
+  const mixing = (o) => !!o.style2 && o.mix < 1;
+  const firstKey = (content, sizes) => (content.key != null ? `${content.key}|${sizes.output[0]}x${sizes.output[1]}` : null);
+
+  /** The steps stylize() will take for these inputs, given what is cached now (see progress.js planRun). */
+  function plan(content, style, options) {
+    const o = normalise(options);
+    const sizes = sizesFor(content, style, o);
+    const inputs = styleInputs(content, style, o, sizes);
+    const fk = firstKey(content, sizes);
+    const cachedFirst = fk != null && first?.key === fk ? first : null;
+    return planRun({
+      iterations: o.iterations, alpha: o.alpha, mix: mixing(o), output: sizes.output,
+      encodeStyles: inputs.filter((s) => !(s.key != null && styleCache.has(s.key))).map((s) => ({ stage: s.stage, size: s.size })),
+      firstEncoded: !!cachedFirst,
+      firstTransformed: !!cachedFirst && inputs.every((s) => s.key != null && cachedFirst.t.has(s.key)),
+    });
+  }
+
+  async function encodedStyle(s, step) {
+    const hit = s.key != null && styleCache.get(s.key);
+    if (hit) { styleCache.delete(s.key); styleCache.set(s.key, hit); return hit; }
+    await step(s.stage);
+    const x = imageTensor(s.image, s.size[0], s.size[1]);
+    const feats = encode(x);
+    x.dispose();
+    await settle(feats[0]);
+    if (s.key != null) {
+      styleCache.set(s.key, feats);
+      while (styleCache.size > STYLE_CACHE_SIZE) { // a run adds at most 3, so only older runs' entries go
+        const [k, v] = styleCache.entries().next().value;
+        styleCache.delete(k);
+        v.forEach((t) => t.dispose());
+      }
+    }
+    return feats;
+  }
+
+  function dropFirst() {
+    if (!first) return;
+    first.c4.dispose(); first.c5.dispose();
+    for (const t of first.t.values()) t.dispose();
+    first = null;
+  }
+
+  /**
+   * Stylize `content` with `style`. options: {iterations = 1, resolution, alpha = 1, style2, mix = 1}: the output's
+   * long side is `resolution`; alpha blends with the content's own transform, mix with the second style's:
+   *   t = alpha * (mix * T(c, s1) + (1 - mix) * T(c, s2)) + (1 - alpha) * T(c, c)
+   * hooks: onStage(step) as each step of plan() begins; signal (AbortSignal) stops at the next step;
+   * onTensor(name, tensor) gets the first iteration's relu4_1, relu5_1 and t (awaited; for parity checks).
+   * Returns {width, height, rgb (Float32Array, cropped), ms, executions: graph runs this call made}.
+   * Throws ImageSizeError (sizes.js) for images too thin for the network, StylizeAborted when cancelled.
+   */
+  async function stylize(content, style, options, { onStage = () => {}, signal = null, onTensor = null } = {}) {
+    const o = normalise(options);
+    const sizes = sizesFor(content, style, o);
+    const steps = plan(content, style, o);
+    const before = { ...executions };
+    let i = 0;
+    const step = async (stage) => {
+      await boundary(signal);
+      while (i < steps.length - 1 && steps[i].stage !== stage) i++;
+      onStage({ ...steps[i], index: i, total: steps.length });
+      i++;
+    };
+    const t0 = now();
+    const inputs = styleInputs(content, style, o, sizes);
+    const feats = {};
+    try {
+      for (const s of inputs) feats[s.name] = await encodedStyle(s, step);
+      const fk = firstKey(content, sizes);
+      if (first && first.key !== fk) dropFirst();
+      let x = imageTensor(content, sizes.output[0], sizes.output[1]);
+      try {
+        for (let k = 1; k <= o.iterations; k++) {
+          // The first iteration's features and transforms are kept for a keyed content; later iterations
+          // depend on the previous output, hence on every control.
+          let c4, c5;
+          let cache = k === 1 ? first : null;
+          if (cache) ({ c4, c5 } = cache);
+          else {
+            await step('encode');
+            [c4, c5] = encode(x);
+            await settle(c4);
+            if (k === 1 && fk != null) cache = first = { key: fk, c4, c5, t: new Map() };
+          }
+          await step('transform');
+          const T = {};
+          for (const s of inputs) {
+            const kept = cache && s.key != null ? cache.t.get(s.key) : null;
+            T[s.name] = { t: kept || transform(c4, c5, feats[s.name]), owned: !cache || s.key == null };
+            if (cache && s.key != null && !kept) cache.t.set(s.key, T[s.name].t);
+          }
+          let t = T.style.t;
+          let owned = T.style.owned;
+          if (inputs.length > 1) {
+            t = tf.tidy(() => {
+              let ts = T.style.t;
+              if (T.style2) ts = tf.add(tf.mul(ts, o.mix), tf.mul(T.style2.t, 1 - o.mix));
+              if (T.content) ts = tf.add(tf.mul(ts, o.alpha), tf.mul(T.content.t, 1 - o.alpha));
+              return ts;
+            });
+            owned = true;
+            for (const p of Object.values(T)) if (p.owned) p.t.dispose();
+          }
+          await settle(t);
+          if (onTensor && k === 1) {
+            await onTensor('relu4_1', c4);
+            await onTensor('relu5_1', c5);
+            await onTensor('t', t);
+          }
+          if (!cache) { c4.dispose(); c5.dispose(); }
+          await step('decode');
+          const next = decode(t);
+          if (owned) t.dispose();
+          x.dispose();
+          x = next;
+          await settle(x);
+        }
+        await boundary(signal);
+        const [h, w] = sizes.output;
+        const out = tf.slice(x, [0, 0, 0, 0], [1, h, w, 3]);
+        let rgb;
+        try { rgb = await read(out); } finally { out.dispose(); }
+        const made = Object.fromEntries(Object.keys(executions).map((g) => [g, executions[g] - before[g]]));
+        return { width: w, height: h, rgb: rgb instanceof Float32Array ? rgb : Float32Array.from(rgb), ms: now() - t0, executions: made };
+      } finally {
+        x.dispose();
+      }
+    } finally {
+      const cached = new Set(styleCache.values());
+      for (const f of Object.values(feats)) if (!cached.has(f)) f.forEach((t) => t.dispose());
+    }
+  }
+
+  function clearCache() {
+    for (const v of styleCache.values()) v.forEach((t) => t.dispose());
+    styleCache.clear();
+    dropFirst();
+  }
+
+  return {
+    stylize, plan, clearCache,
+    /** Graph executions so far: {encoder, transform, decoder}. */
+    stats: () => ({ ...executions }),
+    dispose() {
+      clearCache();
+      for (const m of Object.values(models)) m.dispose();
+    },
+  };
+}
+
+function normalise({ iterations = 1, resolution, alpha = 1, style2 = null, mix = 1 } = {}) {
+  if (!(Number.isInteger(iterations) && iterations >= 1)) throw new RangeError(`iterations must be a positive integer, got ${iterations}`);
+  if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`alpha must be in [0, 1], got ${alpha}`);
+  if (!(mix >= 0 && mix <= 1)) throw new RangeError(`mix must be in [0, 1], got ${mix}`);
+  return { iterations, resolution, alpha, style2: style2 || null, mix: style2 ? mix : 1 };
+}
+
+/** Let queued messages (a Cancel) in, then stop if the signal was aborted. */
+async function boundary(signal) {
+  await new Promise((r) => setTimeout(r, 0));
+  if (signal?.aborted) throw new StylizeAborted();
+}
+
+const now = () => performance.now();
