@@ -2,23 +2,24 @@
 # One bounded training run on the GPU machine, resuming where the last run stopped; and, with --collect,
 # bringing its checkpoint back into the checkout afterwards.
 #
-#   here, once per run: .venv/bin/python -m model.data prepare [--seed N]  # data-local/: JPEGs + VGG-16 float16
+#   here, once per run: .venv/bin/python -m model.data prepare [--seed N]  # data-local/: JPEGs + the VGG-19 file
 #   the device call:    command "bash scripts/device_train.sh", carry ["data-local"], timeout_s 600
 #   here, after it:     bash scripts/device_train.sh --collect FILES_AT    # the folder the call's files landed in
 #   then commit $WEIGHTS and $RUN_DIR: the next run, from any clone, resumes from them.
 #
-# On the machine it trains for BUDGET seconds (default 480, start-up and saving included) with bf16 autocast
-# and channels_last, and leaves in $OUT: model.safetensors (float16 weights, 15.3 MiB), train_state.pt (step,
+# Stop the CPU background run first (python -m model background stop) and resume it after --collect: both
+# train the same committed state. On the machine it trains for BUDGET seconds (default 480, start-up and
+# saving included) with bf16 autocast and channels_last, and leaves in $OUT: model.safetensors (float16 weights, 15.3 MiB), train_state.pt (step,
 # RNG, 8-bit Adam state: 7.7 MiB), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images,
 # never commit it) and train.out (the console log). Extra arguments go to `python -m model.train`
 # (= `python -m model train`), e.g. --sdpa or --compile: compare the it/s each run prints.
 # The machine needs only PyTorch, NumPy, Pillow and safetensors, which it has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WEIGHTS=${WEIGHTS:-model/checkpoints/sanet-vgg16.safetensors}   # travels in the tree once committed
+WEIGHTS=${WEIGHTS:-model/checkpoints/sanet-vgg19.safetensors}   # travels in the tree once committed
 RUN_DIR=${RUN_DIR:-model/checkpoints/training}                # train_state.pt + train_log.csv, committed too
 DATA=${DATA:-data-local/images}
-ENCODER=${ENCODER:-data-local/vgg16-encoder-fp16.pt}
+ENCODER=${ENCODER:-data-local/vgg19-encoder.pt}
 BUDGET=${BUDGET:-480}
 PYTHON=${PYTHON:-python3}
 HISTORY=${HISTORY:-runs/history}     # git-ignored and not carried: every run's files, for evaluate
@@ -50,5 +51,5 @@ PYTHONUNBUFFERED=1 "$PYTHON" -m model.train --data "$DATA" --run-dir "$RUN_DIR" 
     --threads 8 "$@" \
     2>&1 | tee "$OUT/train.out"
 cp "$WEIGHTS" "$OUT/model.safetensors"
-cp "$RUN_DIR"/train_state.pt "$RUN_DIR"/train_log.csv "$OUT/"
+cp "$RUN_DIR"/train_state.pt "$RUN_DIR"/train_log.csv "$RUN_DIR"/loss.png "$OUT/"
 ls -l "$OUT"
