@@ -129,9 +129,101 @@ def test_bad_inputs_fail_with_a_clear_message(photo_and_painting, tmp_path):
     assert not out.exists()
 
 
-def test_train_and_evaluate_are_dispatched():
-    result = run("train", "--help")
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+def test_output_is_checked_before_any_work(photo_and_painting, tmp_path):
+    """A bad -o fails at once (exit 2, one error line, before the model is loaded: no weights note) and
+    writes nothing; -o never overwrites an input."""
+    photo, painting = photo_and_painting
+    content = tmp_path / "content.jpg"
+    content.write_bytes(photo.read_bytes())
+    before = content.read_bytes()
+
+    result = run("stylize", content, painting, "-o", tmp_path / "content.jpg" / "sub" / "out.png")
+    fails_cleanly(result, "content.jpg is a file, not a folder")
+    assert "UNTRAINED" not in result.stderr                       # refused before the weights were read
+    fails_cleanly(run("stylize", content, painting, "-o", content), "would overwrite the input", "content.jpg")
+    link = tmp_path / "link.jpg"
+    link.symlink_to(content)
+    fails_cleanly(run("stylize", content, painting, "-o", link), "would overwrite the input")
+    fails_cleanly(run("stylize", content, painting, "-o", tmp_path / "out.xyz"), "no image format to write")
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "same.jpg").write_bytes(painting.read_bytes())
+    fails_cleanly(run("stylize", content, tmp_path / "a" / "same.jpg", tmp_path / "b" / "same.jpg", "-o",
+                      tmp_path / "outs"), "would both be written to")
+    # a folder of outputs inside the content's folder must not replace an input either
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    (styles / "content--s.png").write_bytes(b"")
+    (styles / "s.jpg").write_bytes(painting.read_bytes())
+    fails_cleanly(run("stylize", content, styles / "s.jpg", styles / "content--s.png", "-o", styles),
+                  "would overwrite the input")
+    assert content.read_bytes() == before and not (tmp_path / "outs").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "content.jpg", "link.jpg", "styles"]
+
+    # an existing folder given as -o for one pair takes the output under the usual name
+    result = run("stylize", content, painting, "-o", tmp_path / "a", "--max-resolution", "64")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a" / f"content--{painting.stem}.png").is_file()
+
+
+# VmHWM: the peak resident size of this process image (ru_maxrss would include the forking parent's)
+PEAK = ("import sys; from pathlib import Path; from model.cli import main; rc = main(sys.argv[1:]); "
+        "print([l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')][0], "
+        "file=sys.stderr); sys.exit(rc)")
+
+
+def peak_rss_mib(*args: str) -> float:
+    result = subprocess.run([sys.executable, "-c", PEAK, *map(str, args)], cwd=ROOT, env=ENV,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return int(result.stderr.rsplit("VmHWM:", 1)[1].split()[0]) / 1024
+
+
+def test_large_inputs_are_decoded_one_at_a_time_and_reduced(photo_and_painting, tmp_path):
+    """Four 24-megapixel styles (as float32, 290 MB each) with a small content: the run holds at most one
+    reduced decode at a time, so its peak memory is that of the same run with one small style, give or take."""
+    photo, painting = photo_and_painting
+    y, x = np.mgrid[0:4000, 0:6000]
+    big = np.stack([x * 255 // 6000, y * 255 // 4000, (x // 7 + y // 5) % 256], -1).astype(np.uint8)
+    styles = []
+    for i in range(4):
+        styles.append(tmp_path / f"big{i}.jpg")
+        Image.fromarray(np.roll(big, 500 * i, axis=1)).save(styles[-1], quality=85)
+    small = tmp_path / "small.jpg"
+    Image.fromarray(big[::50, ::50]).save(small)
+    common = ("--max-resolution", "64")
+    baseline = peak_rss_mib("stylize", photo, small, "-o", tmp_path / "one.png", *common)
+    peak = peak_rss_mib("stylize", photo, *styles, "-o", tmp_path / "four", *common)
+    print(f"peak RSS: {baseline:.0f} MiB with one small style, {peak:.0f} MiB with four 24 MP styles")
+    assert peak - baseline < 100, (baseline, peak)
+    assert len(list((tmp_path / "four").iterdir())) == 4
+
+
+def test_train_and_evaluate_run_end_to_end(tmp_path):
+    """`python -m model train` trains two steps at 32 px on a tiny dataset and writes a checkpoint that
+    `python -m model evaluate` scores on the held-out pairs."""
+    from model.data import CONTENT_DIR, STYLE_DIR, list_images
+
+    data = tmp_path / "data"
+    for kind in (CONTENT_DIR, STYLE_DIR):
+        (data / kind).mkdir(parents=True)
+        for p in list_images(DATA / kind, "train")[:3] + list_images(DATA / kind, "held-out")[:2]:
+            (data / kind / p.name).write_bytes(p.read_bytes())
+    run_dir = tmp_path / "run"
+    result = run("train", "--data", data, "--run-dir", run_dir, "--encoder", "vgg16", "--max-steps", "2",
+                 "--size", "32", "--scale-size", "32", "--batch-size", "1", "--log-every", "1", "--threads", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    weights = run_dir / "model.safetensors"
+    model, meta = W.load_checkpoint(weights)
+    assert model.encoder_name == "vgg16" and meta["step"] == 2 and meta["trained"] is True
+    assert [r["step"] for r in __import__("csv").DictReader((run_dir / "train_log.csv").open())] == ["1", "2"]
+    scores = tmp_path / "scores.json"
+    result = run("evaluate", "--weights", weights, "--data", data, "--pairs", "2", "--size", "32", "--json", scores)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = __import__("json").loads(scores.read_text())["rows"]
+    assert [r["step"] for r in rows] == [None, 2]                 # the identity baseline, then the checkpoint
+    assert rows[1]["content"] > 0 and rows[1]["style"] > 0
+    assert f"{rows[1]['content']:8.4f}" in result.stdout
 
 
 def test_cli_quantize_choices_match_the_exporter():
