@@ -13,16 +13,17 @@ Templates ask for URLs with `asset_url('css/site.css')`; a name that is not in s
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .config import SiteConfig
 from .errors import SourceError
-from .output import target_path
+from .links import url_path
+from .output import Claim
+from .sources import walk
 
 STATIC_DIR = "static"
+CONTENT_DIR = "content"
 HASH_LENGTH = 10
 
 
@@ -33,6 +34,7 @@ class AssetEntry:
     data: bytes | None = None
     size: int = 0
     mtime_ns: int = 0
+    origin: str = ""  # where it comes from, for messages: static/css/site.css, content/x.png
 
 
 class AssetError(LookupError):
@@ -42,8 +44,9 @@ class AssetError(LookupError):
 @dataclass
 class AssetPlan:
     base_path: str
-    entries: dict[str, AssetEntry]  # output path -> entry
+    entries: dict[str, AssetEntry]  # output path -> entry (the first, if two files claim one path)
     logical: dict[str, str]  # path under static/ (or a generated name) -> output path
+    claims: list[Claim]  # every (output path, origin), in order, duplicates included, for the collision check
 
     def asset_url(self, name: str) -> str:
         """URL of a static file by its path under static/, with any fingerprint applied."""
@@ -51,10 +54,7 @@ class AssetPlan:
         out = self.logical.get(key)
         if out is None:
             raise AssetError(f"asset_url('{name}'): no file static/{key}")
-        return self.base_path + out
-
-    def source_for_output(self, out: str) -> AssetEntry | None:
-        return self.entries.get(out)
+        return self.base_path + url_path(out)
 
 
 _digests: dict[tuple[str, int, int], str] = {}
@@ -69,15 +69,6 @@ def file_digest(path: Path, size: int, mtime_ns: int) -> str:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
         _digests[key] = digest
     return digest
-
-
-def _walk(root: Path) -> list[Path]:
-    """Every non-hidden file under root, in a stable order."""
-    files = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        files.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
-    return files
 
 
 def _fingerprinted(rel: PurePosixPath, digest: str) -> str:
@@ -95,23 +86,24 @@ def under_any(rel: PurePosixPath, dirs: tuple[str, ...]) -> str | None:
 
 def plan_assets(site_dir: Path, config: SiteConfig, generated: dict[str, bytes],
                 content_files: list[Path] | None = None) -> tuple[AssetPlan, list[SourceError]]:
-    """Decide the output path of every static file (and generated asset such as the code-colour CSS)."""
+    """Decide the output path of every static file (and generated asset such as the code-colour CSS).
+    Returns the plan and the files that could not be used (links out of the site); collisions between
+    outputs are the site's to report (see `AssetPlan.claims`)."""
     static = site_dir / STATIC_DIR
     entries: dict[str, AssetEntry] = {}
     logical: dict[str, str] = {}
-    errors: list[SourceError] = []
+    claims: list[Claim] = []
     bundle_files: dict[str, list[tuple[PurePosixPath, AssetEntry]]] = {d: [] for d in config.bundle_dirs}
 
-    def add(name: str, out: str, entry: AssetEntry, origin: str) -> None:
-        if out in entries:
-            errors.append(SourceError(origin, None, f"would overwrite {out}, which another file also produces"))
-            return
-        entries[out] = entry
-        logical[name] = out
+    def add(name: str, entry: AssetEntry) -> None:
+        claims.append(Claim(entry.out, entry.origin))
+        if entry.out not in entries:
+            entries[entry.out] = entry
+            logical[name] = entry.out
 
+    static_files, errors = walk(site_dir, STATIC_DIR)
     sources: list[tuple[PurePosixPath, Path | None, bytes | None]] = []
-    if static.is_dir():
-        sources.extend((PurePosixPath(p.relative_to(static).as_posix()), p, None) for p in _walk(static))
+    sources.extend((PurePosixPath(p.relative_to(static).as_posix()), p, None) for p in static_files)
     sources.extend((PurePosixPath(name), None, data) for name, data in sorted(generated.items()))
 
     for rel, path, data in sources:
@@ -120,17 +112,17 @@ def plan_assets(site_dir: Path, config: SiteConfig, generated: dict[str, bytes],
             size, mtime = st.st_size, st.st_mtime_ns
         else:
             size, mtime = len(data or b""), 0
-        origin = f"{STATIC_DIR}/{rel}" if path is not None else f"(generated) {rel}"
+        origin = f"{STATIC_DIR}/{rel}" if path is not None else f"the generated {rel}"
         bundle = under_any(rel, config.bundle_dirs)
         if bundle is not None:
-            bundle_files[bundle].append((rel, AssetEntry("", path, data, size, mtime)))
+            bundle_files[bundle].append((rel, AssetEntry("", path, data, size, mtime, origin)))
             continue
         if under_any(rel, config.fingerprint_dirs) is not None:
             digest = file_digest(path, size, mtime) if path is not None else hashlib.sha256(data).hexdigest()
             out = _fingerprinted(rel, digest)
         else:
             out = str(rel)
-        add(str(rel), out, AssetEntry(out, path, data, size, mtime), origin)
+        add(str(rel), AssetEntry(out, path, data, size, mtime, origin))
 
     for bundle, files in bundle_files.items():
         if not files:
@@ -143,51 +135,11 @@ def plan_assets(site_dir: Path, config: SiteConfig, generated: dict[str, bytes],
         versioned = f"{bundle}.{whole.hexdigest()[:HASH_LENGTH]}"
         for rel, entry in files:
             out = versioned + "/" + str(rel)[len(bundle) + 1:]
-            add(str(rel), out, AssetEntry(out, entry.src, entry.data, entry.size, entry.mtime_ns), f"{STATIC_DIR}/{rel}")
+            add(str(rel), AssetEntry(out, entry.src, entry.data, entry.size, entry.mtime_ns, entry.origin))
 
-    content = site_dir / "content"
+    content = site_dir / CONTENT_DIR
     for path in content_files or []:
         rel = path.relative_to(content).as_posix()
         st = path.stat()
-        add(f"content:{rel}", rel, AssetEntry(rel, path, None, st.st_size, st.st_mtime_ns), f"content/{rel}")
-    return AssetPlan(config.base_path, entries, logical), errors
-
-
-def content_asset_files(site_dir: Path) -> list[Path]:
-    """Non-Markdown files under content/ (a post's own images, say): copied beside the pages."""
-    content = site_dir / "content"
-    if not content.is_dir():
-        return []
-    return [p for p in _walk(content) if p.suffix != ".md"]
-
-
-# --- copying -------------------------------------------------------------------------------------------
-
-def copy_assets(plan: AssetPlan, dest: Path, previous: Path | None) -> int:
-    """Write every asset into `dest` (a fresh directory); returns how many files were really copied.
-
-    Copies keep their source's modification time, so a file whose previous copy has the same size and
-    time is unchanged: it is hard-linked from the previous output instead of copied again, and a 20 MB
-    model costs nothing to rebuild. (With SOURCE_DATE_EPOCH, output times are clamped and files are copied.)
-    """
-    copied = 0
-    made_dirs: set[Path] = set()
-    for out, entry in plan.entries.items():
-        target = target_path(dest, out)
-        if target.parent not in made_dirs:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made_dirs.add(target.parent)
-        if entry.src is None:
-            target.write_bytes(entry.data or b"")
-            continue
-        if previous is not None:
-            try:
-                old = os.stat(previous / out)
-                if old.st_size == entry.size and old.st_mtime_ns == entry.mtime_ns:
-                    os.link(previous / out, target)
-                    continue
-            except OSError:
-                pass  # no previous copy, another filesystem, or links not allowed: copy
-        shutil.copy2(entry.src, target)
-        copied += 1
-    return copied
+        add(f"content:{rel}", AssetEntry(rel, path, None, st.st_size, st.st_mtime_ns, f"{CONTENT_DIR}/{rel}"))
+    return AssetPlan(config.base_path, entries, logical, claims), errors

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assets import copy_assets
+from . import output
 from .errors import BuildFailed, SourceError
-from .output import write_file
 from .site import PageResult, Site, source_date_epoch
 
 DEFAULT_OUT = "_site"
@@ -31,6 +29,7 @@ class BuildReport:
     static_total: int
     seconds: float
     results: dict[str, PageResult] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # leftovers that could not be cleaned up
 
 
 # -- parallel rendering ---------------------------------------------------------------------------------
@@ -49,7 +48,7 @@ def _finish(result: PageResult, out: Path | None, keep_body: set[str]) -> PageRe
     """Write the page now if there is somewhere to write it, and drop what need not travel back
     (the HTML once written, and the body unless the feed shows it)."""
     if out is not None and result.html and not result.errors:
-        write_file(out, result.output, result.html.encode("utf-8"))
+        output.write_file(out, result.output, result.html.encode("utf-8"))
         result.html = ""
     if result.source not in keep_body:
         result.body = ""
@@ -76,41 +75,6 @@ def render_pages(site: Site, indexes: list[int], out: Path | None, jobs: int | N
         _WORKER_SITE, _WORKER_OUT = None, None
 
 
-# -- output directory -----------------------------------------------------------------------------------
-def check_output_dir(site_dir: Path, out: Path) -> None:
-    """Refuse output paths that would overwrite the sources or a directory we did not build."""
-    out_r, site_r = out.resolve(), site_dir.resolve()
-    for protected in (site_r, site_r / "content", site_r / "templates", site_r / "static"):
-        if out_r == protected or out_r in protected.parents or (protected != site_r and protected in out_r.parents):
-            raise BuildFailed([SourceError("--out", None, f"{out} would overwrite the site's own sources")])
-    if out_r in site_r.parents:
-        raise BuildFailed([SourceError("--out", None, f"{out} contains the site's sources")])
-    if out.is_dir() and any(out.iterdir()) and not (out / "index.html").exists():
-        raise BuildFailed([SourceError("--out", None, f"refusing to replace {out}: it is not empty and does not "
-                                                      "look like a built site (no index.html)")])
-
-
-def swap_in(tmp: Path, out: Path) -> None:
-    """Replace `out` with `tmp`: two renames, so readers see the old or the new site, never a mix."""
-    old = out.with_name(f"{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def clamp_times(root: Path, epoch: float) -> None:
-    """Give every file and directory the SOURCE_DATE_EPOCH time, so archives of the site are reproducible."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in filenames:
-            os.utime(os.path.join(dirpath, name), (epoch, epoch), follow_symlinks=False)
-    for dirpath, dirnames, _ in os.walk(root, topdown=False):
-        for name in dirnames:
-            os.utime(os.path.join(dirpath, name), (epoch, epoch))
-    os.utime(root, (epoch, epoch))
-
-
 # -- the pipeline ---------------------------------------------------------------------------------------
 def merge_template_errors(errors: list[SourceError]) -> list[SourceError]:
     """A broken layout fails on every page: report each template problem once, saying how many pages hit it."""
@@ -132,7 +96,7 @@ def merge_template_errors(errors: list[SourceError]) -> list[SourceError]:
 def collect(site: Site, results: list[PageResult]) -> tuple[dict[str, PageResult], dict[str, bytes], list[SourceError]]:
     """Site-wide steps after rendering: generated files and the link check; returns every error."""
     by_source = {r.source: r for r in results}
-    errors = list(site.load_errors) + site.layout_errors()
+    errors = list(site.load_errors) + site.layout_errors() + site.output_errors()
     errors.extend(merge_template_errors([e for r in results for e in r.errors]))
     generated = site.generated_files({r.source: r.body for r in results})
     errors.extend(site.check_links(by_source, set(generated)))
@@ -145,7 +109,7 @@ def build(site_dir: Path, out: Path | None = None, drafts: bool = False, base_ur
     started = time.perf_counter()
     site_dir = site_dir.resolve()
     out = (out or site_dir / DEFAULT_OUT).absolute()
-    check_output_dir(site_dir, out)
+    output.check_output_dir(site_dir, out)
     site = Site.load(site_dir, drafts=drafts, base_url=base_url)
     report = write_site(site, out, jobs)
     report.seconds = time.perf_counter() - started
@@ -153,26 +117,29 @@ def build(site_dir: Path, out: Path | None = None, drafts: bool = False, base_ur
 
 
 def write_site(site: Site, out: Path, jobs: int | None = None) -> BuildReport:
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    """Render everything into a fresh directory beside `out` and swap it in if nothing failed."""
+    warnings = output.remove_leftovers(out)
+    tmp = output.stage(out)
     try:
-        results = render_pages(site, list(range(len(site.pages))), tmp, jobs)
+        # Pages are written by the workers as they finish, unless two sources claim one path.
+        results = render_pages(site, list(range(len(site.pages))), None if site.output_errors() else tmp, jobs)
         by_source, generated, errors = collect(site, results)
         if errors:
             raise BuildFailed(errors)
         for name, data in generated.items():
-            write_file(tmp, name, data)
-        copied = copy_assets(site.plan, tmp, out if out.is_dir() else None)
+            output.write_file(tmp, name, data)
+        copied = output.copy_assets(site.plan.entries.values(), tmp, out if out.is_dir() else None)
         epoch = source_date_epoch()
         if epoch is not None:
-            clamp_times(tmp, epoch.timestamp())
-        swap_in(tmp, out)
+            output.clamp_times(tmp, epoch.timestamp())
+        warnings += output.swap_in(tmp, out)
+    except OSError as exc:
+        output.discard(tmp)
+        raise BuildFailed([SourceError(exc.filename or str(tmp), None, f"cannot write the build ({exc.strerror or exc})")]) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        output.discard(tmp)
         raise
-    return BuildReport(len(site.pages), copied, len(site.plan.entries), 0.0, by_source)
+    return BuildReport(len(site.pages), copied, len(site.plan.entries), 0.0, by_source, warnings)
 
 
 def check(site_dir: Path, drafts: bool = False, base_url: str | None = None,

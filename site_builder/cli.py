@@ -8,6 +8,16 @@ from pathlib import Path
 from .errors import BuildFailed
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number: use a number between 1 and 65535") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use a number between 1 and 65535")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m site_builder",
                                      description="Build, preview and check a Markdown site (site.yml, content/, "
@@ -26,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="live preview with rebuild on save and browser reload")
     common(serve)
-    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port on 127.0.0.1 (default: 8000)")
     serve.add_argument("--drafts", action="store_true", help="include pages with draft: true")
 
     check = sub.add_parser("check", help="report broken links, missing images, bad front matter, bad math")
@@ -57,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             report = build(source, out, drafts=args.drafts, base_url=args.base_url, jobs=args.jobs)
         except BuildFailed as exc:
             return _fail(exc, f"Build failed; {out} was left unchanged")
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(f"Built {report.pages} pages into {out} in {report.seconds:.2f} s "
               f"({report.static_copied} of {report.static_total} static files copied, the rest unchanged)")
         return 0
@@ -73,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from .serve import serve
 
-        serve(source, port=args.port, drafts=args.drafts)
+        try:
+            serve(source, port=args.port, drafts=args.drafts)
+        except BuildFailed as exc:
+            return _fail(exc, "Not serving")
         return 0
     if args.command == "new":
         from .scaffold import new_post

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import BuildFailed, SourceError
+from .sources import read_text
 from .yaml_source import YamlError, key_line, load_yaml
 
 CONFIG_FILE = "site.yml"
@@ -102,7 +103,7 @@ def load_config(source_dir: Path, base_url_override: str | None = None) -> SiteC
     path = source_dir / CONFIG_FILE
     if not path.is_file():
         raise BuildFailed([SourceError(CONFIG_FILE, None, f"not found in {source_dir}")])
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, CONFIG_FILE)
     try:
         data = load_yaml(text, CONFIG_FILE)
     except YamlError as exc:

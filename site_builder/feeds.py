@@ -1,14 +1,17 @@
 """Machine-readable outputs: Atom `feed.xml`, `sitemap.xml` and `robots.txt`.
 
 All dates come from the content (never the clock), so these files are identical from build to build.
+Sources with control characters are refused when read; anything a template or filter still produces that
+XML cannot carry is dropped here, so both XML files are always well-formed.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax import saxutils
 
 from .config import SiteConfig
+from .sources import CONTROL_CHARACTERS
 
 FEED_ENTRIES = 20
 
@@ -21,6 +24,14 @@ class FeedEntry:
     summary: str
     html: str
     tags: tuple[str, ...]
+
+
+def escape(text: str) -> str:
+    return saxutils.escape(CONTROL_CHARACTERS.sub("", text))
+
+
+def quoteattr(text: str) -> str:
+    return saxutils.quoteattr(CONTROL_CHARACTERS.sub("", text))
 
 
 def _stamp(value: dt.datetime) -> str:

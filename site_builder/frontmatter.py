@@ -147,6 +147,11 @@ def parse(text: str, path: str) -> SourceText:
             parsed = parse_date(value)
             if parsed is None:
                 fail(key, f"'date' must be a date like 2024-05-01 or '2024-05-01 10:30:00 +0200', got {value!r}")
+            else:
+                try:
+                    parsed.astimezone(dt.timezone.utc)  # feeds and sitemaps need it in UTC
+                except OverflowError:
+                    fail(key, f"'date' {value!r} leaves the calendar once converted to UTC")
             meta.date = parsed
         elif key in ("draft", "published"):
             if not isinstance(value, bool):

@@ -1,6 +1,7 @@
 """Intrinsic image sizes, so every `<img>` carries width and height and the page does not jump as it loads."""
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from functools import lru_cache
@@ -15,6 +16,16 @@ class ImageError(ValueError):
     pass
 
 
+def _svg_number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ImageError(f"SVG {what} {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ImageError(f"SVG {what} {text!r} is not a usable size")
+    return value
+
+
 def _svg_size(path: Path) -> tuple[int, int]:
     try:
         root = ET.parse(path).getroot()
@@ -24,12 +35,13 @@ def _svg_size(path: Path) -> tuple[int, int]:
     if width and height:
         w, h = _LENGTH.match(width), _LENGTH.match(height)
         if w and h:
-            return round(float(w[1])), round(float(h[1]))
+            return round(_svg_number(w[1], "width")), round(_svg_number(h[1], "height"))
     view_box = root.get("viewBox")
     if view_box:
         parts = re.split(r"[\s,]+", view_box.strip())
-        if len(parts) == 4:
-            return round(float(parts[2])), round(float(parts[3]))
+        if len(parts) != 4:
+            raise ImageError(f"SVG viewBox {view_box!r} is not four numbers")
+        return round(_svg_number(parts[2], "viewBox width")), round(_svg_number(parts[3], "viewBox height"))
     raise ImageError("SVG has neither pixel width/height nor a viewBox, so its size is unknown")
 
 

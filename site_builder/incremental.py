@@ -14,14 +14,15 @@ import time
 from pathlib import Path, PurePosixPath
 
 from . import frontmatter, highlight
-from .assets import STATIC_DIR, content_asset_files, plan_assets, under_any
+from .assets import STATIC_DIR, plan_assets, under_any
 from .build import render_pages, write_site
 from .config import CONFIG_FILE
 from .errors import BuildFailed, SourceError
 from .feeds import FEED_ENTRIES
 from .output import copy_file_atomic, remove_file, write_file_atomic
-from .pages import CONTENT_DIR, read_page
+from .pages import CONTENT_DIR, discover, read_page
 from .site import GENERATED_CSS, PageResult, Site
+from .sources import walk
 from .templates import TEMPLATES_DIR
 
 WATCHED = (CONFIG_FILE, CONTENT_DIR, TEMPLATES_DIR, STATIC_DIR)
@@ -45,35 +46,30 @@ class IncrementalBuilder:
         self.last_seconds = 0.0
 
     def scan(self) -> dict[str, tuple[int, int]]:
-        """(mtime, size) of every watched file, keyed by path relative to the site directory."""
+        """(mtime, size) of every watched file, keyed by path relative to the site directory (editor
+        backups excluded; a refused symbolic link counts as a file, so adding or fixing one is a change)."""
         found: dict[str, tuple[int, int]] = {}
-        prefix = len(str(self.site_dir)) + 1
-
-        def walk(directory: str) -> None:
-            try:
-                entries = list(os.scandir(directory))
-            except (FileNotFoundError, NotADirectoryError):
-                return
-            for entry in entries:
-                name = entry.name
-                if name.startswith(".") or name.endswith(("~", ".swp")):
-                    continue
-                try:
-                    if entry.is_dir():
-                        walk(entry.path)
-                    else:
-                        st = entry.stat()
-                        found[entry.path[prefix:].replace(os.sep, "/")] = (st.st_mtime_ns, st.st_size)
-                except FileNotFoundError:
-                    continue
-
         for top in WATCHED:
             root = self.site_dir / top
             if root.is_file():
                 st = root.stat()
                 found[top] = (st.st_mtime_ns, st.st_size)
-            else:
-                walk(str(root))
+                continue
+            files, refused = walk(self.site_dir, top)
+            for path in files:
+                if path.name.endswith(("~", ".swp")):
+                    continue
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    continue
+                found[path.relative_to(self.site_dir).as_posix()] = (st.st_mtime_ns, st.st_size)
+            for error in refused:
+                try:
+                    st = os.lstat(self.site_dir / error.path)
+                except FileNotFoundError:
+                    continue
+                found[error.path] = (st.st_mtime_ns, -1)
         return found
 
     # -- entry points -----------------------------------------------------------------------------------
@@ -144,8 +140,6 @@ class IncrementalBuilder:
                 page = read_page(self.site_dir, path)
             except frontmatter.FrontMatterError as exc:
                 raise BuildFailed(exc.errors) from None
-            except UnicodeDecodeError as exc:
-                raise BuildFailed([SourceError(source, None, f"not valid UTF-8 ({exc.reason})")]) from None
             old = pages[index[source]] if source in index else None
             if old is None or page.meta.draft and not self.drafts or old.listing_key() != page.listing_key():
                 return self._full(snapshot)
@@ -156,10 +150,11 @@ class IncrementalBuilder:
 
         plan = site.plan
         if files:
+            _, other_files, walk_errors = discover(self.site_dir)
             plan, plan_errors = plan_assets(self.site_dir, site.config, {GENERATED_CSS: highlight.stylesheet().encode()},
-                                            content_asset_files(self.site_dir))
-            if plan_errors:
-                raise BuildFailed(plan_errors)
+                                            other_files)
+            if walk_errors or plan_errors:
+                raise BuildFailed(walk_errors + plan_errors)
             changed_outputs = {out for out, entry in plan.entries.items()
                                if entry.src is not None and _rel(self.site_dir, entry.src) in files}
             removed_outputs = set(site.plan.entries) - set(plan.entries)
@@ -180,7 +175,7 @@ class IncrementalBuilder:
             fresh = render_pages(site, indexes, None)
             results = dict(self.results)
             results.update({r.source: r for r in fresh})
-            errors = list(site.load_errors) + [e for r in fresh for e in r.errors]
+            errors = list(site.load_errors) + site.output_errors() + [e for r in fresh for e in r.errors]
             errors += site.check_links(results, set(self.generated))
             if errors:
                 raise BuildFailed(errors)

@@ -37,6 +37,28 @@ def slugify(text: str) -> str:
     return re.sub(r"\s+", "-", text.strip()) or "section"
 
 
+class UniqueIds:
+    """Heading ids, unique on a page: a repeated slug gets `-1`, `-2` ... Each slug remembers where its count
+    stopped, so N identical headings cost O(N) set lookups (not O(N^2)) and get the ids they always had."""
+
+    def __init__(self, taken: set[str] | frozenset[str] = frozenset()):
+        self.used = set(taken)
+        self.next_suffix: dict[str, int] = {}
+        self.probes = 0  # set lookups so far, for the test that keeps this linear
+
+    def allocate(self, slug: str) -> str:
+        n = self.next_suffix.get(slug, 0)
+        while True:
+            self.probes += 1
+            candidate = f"{slug}-{n}" if n else slug
+            if candidate not in self.used:
+                break
+            n += 1
+        self.next_suffix[slug] = n + 1
+        self.used.add(candidate)
+        return candidate
+
+
 @dataclass
 class Link:
     url: str  # as it ends up in the HTML
@@ -148,7 +170,7 @@ class MarkdownRenderer:
         result: Rendered = env["result"]
         hooks: RenderHooks = env["hooks"]
         first = env["first_line"]
-        used = set(RESERVED_IDS)
+        ids = UniqueIds(RESERVED_IDS)
         errors = result.errors
         tokens = state.tokens
         block_line = first
@@ -158,7 +180,7 @@ class MarkdownRenderer:
             if token.type == "math_block":
                 self._math(token, True, block_line, errors)
             elif token.type == "heading_open" and i + 1 < len(tokens):
-                self._heading(token, tokens[i + 1], used, result)
+                self._heading(token, tokens[i + 1], ids, result)
             elif token.type == "html_block":
                 self._html(token.content, block_line, result)
             elif token.type == "paragraph_open" and not token.hidden and i + 2 < len(tokens):
@@ -208,7 +230,7 @@ class MarkdownRenderer:
         token.meta["html"] = f'<div class="math-display">{mathml}</div>\n' if token.type == "math_block" else mathml
 
     @staticmethod
-    def _heading(token: Token, inline: Token, used: set[str], result: Rendered) -> None:
+    def _heading(token: Token, inline: Token, ids: UniqueIds, result: Rendered) -> None:
         children = inline.children or []
         explicit = None
         if children and children[-1].type == "text":
@@ -218,12 +240,7 @@ class MarkdownRenderer:
                 children[-1].content = children[-1].content[: m.start()]
                 inline.content = _EXPLICIT_ID.sub("", inline.content)
         text = "".join(c.content for c in children if c.type in ("text", "code_inline", "math_inline")).strip()
-        slug = explicit or slugify(text)
-        unique, n = slug, 0
-        while unique in used:
-            n += 1
-            unique = f"{slug}-{n}"
-        used.add(unique)
+        unique = ids.allocate(explicit or slugify(text))
         result.ids.add(unique)
         token.attrSet("id", unique)
         level = int(token.tag[1])

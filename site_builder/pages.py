@@ -6,17 +6,21 @@ The scheme (documented in the README):
   content/posts/NAME.md       -> /posts/SLUG/   (posts: dated, listed, in the feed; layout `post`)
   content/OTHER/NAME.md       -> /OTHER/NAME/   (pages; `index.md` gives the directory URL; layout `page`)
 A Jekyll file name `2024-05-01-slug.md` supplies the date and the slug; `permalink:` overrides the URL.
-Other files under content/ are copied beside the pages (see assets.py).
+Other files under content/ are copied beside the pages (see assets.py). URLs are percent-encoded
+(links.url_path); output files keep the name as written.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from . import frontmatter
-from .errors import SourceError
+from .errors import BuildFailed, SourceError
 from .frontmatter import FrontMatter
+from .links import url_path
+from .sources import read_text, walk
 
 CONTENT_DIR = "content"
 POSTS_DIR = "posts"
@@ -26,7 +30,7 @@ POSTS_DIR = "posts"
 class Page:
     source: str  # relative to the site directory, for messages: content/posts/x.md
     path: Path
-    url: str  # site path without the base path: /posts/x/
+    url: str  # URL path without the base path, percent-encoded: /posts/x/
     output: str  # file inside the output directory: posts/x/index.html
     kind: str  # "post", "page", "home" or "404"
     slug: str
@@ -65,7 +69,7 @@ def url_to_output(url: str) -> str:
 
 
 def classify(rel: Path) -> tuple[str, str, str, dt.datetime | None]:
-    """Path under content/ -> (kind, slug, url, date from file name)."""
+    """Path under content/ -> (kind, slug, site path (not yet encoded), date from file name)."""
     parts = rel.with_suffix("").parts
     if parts == ("index",):
         return "home", "index", "/", None
@@ -79,47 +83,40 @@ def classify(rel: Path) -> tuple[str, str, str, dt.datetime | None]:
     return "page", parts[-1], "/" + "/".join(parts) + "/", None
 
 
-def markdown_files(site_dir: Path) -> list[Path]:
-    content = site_dir / CONTENT_DIR
-    if not content.is_dir():
-        return []
-    return sorted(p for p in content.rglob("*.md") if p.is_file() and not _hidden(p.relative_to(content)))
-
-
-def _hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
+def discover(site_dir: Path) -> tuple[list[Path], list[Path], list[SourceError]]:
+    """Files under content/: (Markdown pages, other files to copy beside them, links that were refused)."""
+    files, errors = walk(site_dir, CONTENT_DIR)
+    return [p for p in files if p.suffix == ".md"], [p for p in files if p.suffix != ".md"], errors
 
 
 def read_page(site_dir: Path, path: Path) -> Page:
-    """Read one Markdown file; raise FrontMatterError if its front matter is bad."""
+    """Read one Markdown file; raise BuildFailed if it cannot be read or its front matter is bad."""
     rel = path.relative_to(site_dir / CONTENT_DIR)
     source = f"{CONTENT_DIR}/{rel.as_posix()}"
     stat = path.stat()
-    text = path.read_bytes().decode("utf-8")
-    parsed = frontmatter.parse(text, source)
-    kind, slug, url, file_date = classify(rel)
+    parsed = frontmatter.parse(read_text(path, source), source)
+    kind, slug, site_path, file_date = classify(rel)
     meta = parsed.meta
     if meta.date is None and file_date is not None:
         meta.date = file_date
     if meta.permalink and kind in ("post", "page"):
-        url = meta.permalink
-    return Page(source, path, url, url_to_output(url), kind, slug, meta, parsed.body, parsed.body_line,
-                stat.st_mtime_ns, parsed.yaml_text)
+        site_path = unquote(meta.permalink)
+    return Page(source, path, url_path(site_path), url_to_output(site_path), kind, slug, meta, parsed.body,
+                parsed.body_line, stat.st_mtime_ns, parsed.yaml_text)
 
 
-def load_pages(site_dir: Path, drafts: bool) -> tuple[list[Page], list[SourceError]]:
-    """Read every Markdown file; returns the pages to build and the errors found (all of them)."""
-    pages: list[Page] = []
+def load_pages(site_dir: Path, drafts: bool, files: list[Path] | None = None) -> tuple[list[Page], list[SourceError]]:
+    """Read every Markdown file (`files`, or all under content/); returns the pages to build and the
+    errors found (all of them)."""
     errors: list[SourceError] = []
-    for path in markdown_files(site_dir):
+    if files is None:
+        files, _, errors = discover(site_dir)
+    pages: list[Page] = []
+    for path in files:
         try:
             page = read_page(site_dir, path)
-        except frontmatter.FrontMatterError as exc:
+        except (frontmatter.FrontMatterError, BuildFailed) as exc:
             errors.extend(exc.errors)
-            continue
-        except UnicodeDecodeError as exc:
-            errors.append(SourceError(f"{CONTENT_DIR}/{path.relative_to(site_dir / CONTENT_DIR).as_posix()}",
-                                      None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"))
             continue
         if page.meta.draft and not drafts:
             continue
@@ -129,17 +126,11 @@ def load_pages(site_dir: Path, drafts: bool) -> tuple[list[Page], list[SourceErr
 
 
 def validate_pages(pages: list[Page]) -> list[SourceError]:
-    errors = []
-    seen: dict[str, Page] = {}
-    for page in pages:
-        if page.kind == "post" and page.meta.date is None:
-            errors.append(SourceError(page.source, 1, "a post needs a date: add 'date: YYYY-MM-DD' to its front "
-                                                      "matter or name the file YYYY-MM-DD-slug.md"))
-        other = seen.get(page.output)
-        if other is not None:
-            errors.append(SourceError(page.source, 1, f"has the same URL {page.url} as {other.source}"))
-        seen[page.output] = page
-    return errors
+    """Posts need a date. (Pages that share an output path are found with every other collision, see
+    `Site.output_errors`.)"""
+    return [SourceError(page.source, 1, "a post needs a date: add 'date: YYYY-MM-DD' to its front matter or "
+                                        "name the file YYYY-MM-DD-slug.md")
+            for page in pages if page.kind == "post" and page.meta.date is None]
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

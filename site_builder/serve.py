@@ -7,14 +7,18 @@ site stays up and every page shows the errors in an overlay until the next succe
 """
 from __future__ import annotations
 
+import errno
 import html
 import mimetypes
+import socket
 import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
+from . import links
 from .errors import BuildFailed, SourceError
 from .incremental import WATCHED, IncrementalBuilder
+from .output import target_path
 
 SERVE_DIR = ".cache/site_builder/serve"
 mimetypes.add_type("text/javascript", ".mjs")
@@ -50,28 +54,27 @@ class PreviewApp:
         return site.config.base_path if site is not None else self.fallback_base_path
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/") or "/"
+        try:  # WSGI hands over the decoded path as Latin-1; the URL was UTF-8
+            path = (environ.get("PATH_INFO", "/") or "/").encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return self._not_found(start_response)
         base = self.base_path
         if path == base.rstrip("/") or (path == "/" and base != "/"):
             return self._respond(start_response, "302 Found", b"", "text/plain", [("Location", base)])
-        if not path.startswith(base):
-            return self._not_found(start_response)
-        rel = path[len(base):]
-        root = self.builder.out
-        target = (root / rel).resolve() if rel else root.resolve()
-        if root.resolve() not in target.parents and target != root.resolve():
-            return self._not_found(start_response)
-        if target.is_dir():
-            if rel and not rel.endswith("/"):
-                return self._respond(start_response, "301 Moved Permanently", b"", "text/plain",
-                                     [("Location", path + "/")])
-            target = target / "index.html"
-        elif not target.exists() and target.with_name(target.name + ".html").is_file():
-            target = target.with_name(target.name + ".html")
-        if not target.is_file():
-            return self._not_found(start_response)
-        content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        return self._file(start_response, "200 OK", target, content_type)
+        if any(ord(c) < 0x20 for c in path) or any(part in (".", "..") for part in path.split("/")):
+            return self._not_found(start_response)  # browsers never send these; only a hostile request does
+        for candidate in links.output_candidates(path, base) or ():
+            try:
+                target = target_path(self.builder.out, candidate)
+            except BuildFailed:
+                break
+            if target.is_file():
+                if candidate.endswith("/index.html") and not path.endswith("/"):
+                    return self._respond(start_response, "301 Moved Permanently", b"", "text/plain",
+                                         [("Location", links.url_path(path + "/"))])
+                content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                return self._file(start_response, "200 OK", target, content_type)
+        return self._not_found(start_response)
 
     def _not_found(self, start_response: Callable) -> Iterable[bytes]:
         page = self.builder.out / "404.html"
@@ -115,13 +118,34 @@ def report(builder: IncrementalBuilder, what: str) -> None:
     sys.stderr.flush()
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail before building (and before saying "Serving on") if the port cannot be listened on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as tornado does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise _port_error(host, port, exc) from None
+
+
+def _port_error(host: str, port: int, exc: OSError) -> BuildFailed:
+    if exc.errno == errno.EADDRINUSE:
+        message = f"{host}:{port} is already in use (another preview?); choose another with --port N"
+    else:
+        message = f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+    return BuildFailed([SourceError("--port", None, message)])
+
+
 def serve(site_dir: Path, port: int = 8000, drafts: bool = False, host: str = "127.0.0.1",
           base_url: str | None = None) -> None:
+    """Build, then serve and rebuild on every change until interrupted. Raises BuildFailed if the port is
+    unusable (nothing is built then)."""
     from livereload import Server
     from livereload.handlers import LiveReloadHandler
 
     from .config import load_config
 
+    check_port(host, port)
     site_dir = site_dir.resolve()
     builder = IncrementalBuilder(site_dir, site_dir / SERVE_DIR, drafts=drafts, base_url=base_url)
     try:
@@ -149,7 +173,11 @@ def serve(site_dir: Path, port: int = 8000, drafts: bool = False, host: str = "1
     server = Server(app=PreviewApp(builder, base_path))
     for name in WATCHED:
         server.watch(str(site_dir / name), rebuild)
+    check_port(host, port)  # still free after the build?
     print(f"Serving on http://{host}:{port}{base_path}  (Ctrl+C to stop)", file=sys.stderr)
     sys.stderr.flush()
-    # live_css=False: fingerprinted CSS names change on edit, so a full page reload is the right response.
-    server.serve(port=port, host=host, debug=False, live_css=False, restart_delay=0)
+    try:
+        # live_css=False: fingerprinted CSS names change on edit, so a full page reload is the right response.
+        server.serve(port=port, host=host, debug=False, live_css=False, restart_delay=0)
+    except OSError as exc:  # lost the port in the moment since the check
+        raise _port_error(host, port, exc) from None

@@ -7,24 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
 
 import jinja2
 from markupsafe import Markup
 
 from . import feeds, highlight, links, liquid
-from .assets import AssetError, AssetPlan, content_asset_files, plan_assets
+from .assets import AssetError, AssetPlan, plan_assets
 from .config import CONFIG_FILE, SiteConfig, load_config
 from .errors import BuildFailed, SourceError
 from .frontmatter import FrontMatter
 from .images import ImageError, image_size
 from .markdown_renderer import MarkdownRenderer, RenderHooks
-from .pages import CONTENT_DIR, Page, load_pages
+from .output import Claim, collisions
+from .pages import CONTENT_DIR, Page, discover, load_pages
 from .templates import TEMPLATES_DIR, filters, layout_names, make_environment
 from .yaml_source import key_line
 
@@ -83,10 +82,11 @@ class Site:
         config = load_config(site_dir, base_url)
         if not (site_dir / TEMPLATES_DIR).is_dir():
             raise BuildFailed([SourceError(TEMPLATES_DIR, None, f"directory not found in {site_dir}")])
-        plan, errors = plan_assets(site_dir, config, {GENERATED_CSS: highlight.stylesheet().encode()},
-                                   content_asset_files(site_dir))
-        pages, page_errors = load_pages(site_dir, drafts)
-        errors += page_errors
+        markdown, other_files, errors = discover(site_dir)
+        plan, asset_errors = plan_assets(site_dir, config, {GENERATED_CSS: highlight.stylesheet().encode()},
+                                         other_files)
+        pages, page_errors = load_pages(site_dir, drafts, markdown)
+        errors += asset_errors + page_errors
 
         site: Site | None = None
 
@@ -176,35 +176,18 @@ class Site:
         return self.config.relative_url(page.url)
 
     def _rewrite_url(self, page: Page, href: str) -> str:
-        parts = urlsplit(href)
-        if not href or parts.scheme or href.startswith(("#", "//")) or liquid.is_placeholder(href):
-            return href
-        path = parts.path
-        suffix = href[len(path):]  # ?query#fragment as written
-        if path.startswith("/"):
-            return self.config.relative_url(path) + suffix
-        # Relative: first as a file under content/ next to this Markdown file (MkDocs' rule) ...
-        if not page.source.startswith(CONTENT_DIR + "/"):
-            return href
-        target = posixpath.normpath(posixpath.join(posixpath.dirname(page.source), path))
-        if target.endswith(".md"):
-            other = self.by_source.get(target)
-            return self._page_url(other) + suffix if other else href
-        rel = target[len(CONTENT_DIR) + 1:] if target.startswith(CONTENT_DIR + "/") else None
-        if rel is not None and rel in self.plan.entries:
-            return self.config.base_path + rel + suffix
-        return href  # ... otherwise relative to the page's URL, as a browser reads it
+        return links.rewrite(href, page.source, self.config, self._source_url, self.plan.entries)
+
+    def _source_url(self, source: str) -> str | None:
+        other = self.by_source.get(source)
+        return other.url if other is not None else None
 
     def _image_size(self, page: Page, src: str, line: int, errors: list[tuple[int, str]],
                     used: set[str]) -> tuple[int, int] | None:
-        if urlsplit(src).scheme or src.startswith("//"):
-            return None  # a remote image: its size is not ours to know
-        url_path = unquote(urlsplit(urljoin("http://site.invalid" + self._page_url(page), src)).path)
-        base = self.config.base_path
-        out = url_path[len(base):] if url_path.startswith(base) else None
-        entry = self.plan.entries.get(out) if out is not None else None
-        if entry is None:
-            return None  # reported by the link check as a missing image
+        target, _, _ = links.resolve(src, self._page_url(page), self.config.base_path, self.plan.entries)
+        if not target:
+            return None  # remote (not ours to measure), or missing (reported by the link check)
+        entry = self.plan.entries[target]
         used.add(entry.out)
         if entry.src is None:
             return None
@@ -309,14 +292,31 @@ class Site:
     def feed_xml(self, bodies: dict[str, str]) -> bytes:
         return feeds.atom_feed(self.config, self.feed_entries(bodies), self.site_time).encode()
 
+    def generated_names(self) -> list[str]:
+        """The files made from the page list; a robots.txt of the author's (static/ or content/) replaces ours."""
+        return ["feed.xml", "sitemap.xml"] + ([] if "robots.txt" in self.plan.entries else ["robots.txt"])
+
     def generated_files(self, bodies: dict[str, str]) -> dict[str, bytes]:
         """feed.xml, sitemap.xml and robots.txt, from the page list (and the newest posts' bodies)."""
         listed = [(p.url, p.date) for p in sorted(self.pages, key=lambda p: p.url) if p.kind != "404"]
-        return {
+        files = {
             "feed.xml": self.feed_xml(bodies),
             "sitemap.xml": feeds.sitemap(self.config, listed).encode(),
             "robots.txt": feeds.robots_txt(self.config).encode(),
         }
+        return {name: files[name] for name in self.generated_names()}
+
+    def output_errors(self) -> list[SourceError]:
+        """Two sources for one output path (or a file where a folder must be) is an error naming both, so
+        no page or file is ever silently replaced by another."""
+        claims = [Claim(name, f"the generated {name}") for name in self.generated_names()]
+        for page in self.pages:
+            if page.source.startswith(TEMPLATES_DIR + "/"):
+                claims.insert(0, Claim(page.output, f"the generated {page.kind} page ({page.source})"))
+            else:
+                line = key_line(page.yaml_text, ("permalink",), first_line=2) if page.meta.permalink else None
+                claims.append(Claim(page.output, page.source, line))
+        return collisions(claims + self.plan.claims)
 
     def nav_links(self) -> list[tuple[links.LinkSource, str, int, str]]:
         text = (self.site_dir / CONFIG_FILE).read_text(encoding="utf-8")

@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from site_builder.assets import AssetError, copy_assets, plan_assets
+from site_builder.assets import AssetError, plan_assets
 from site_builder.config import load_config
+from site_builder.output import copy_assets
 from tests.site.helpers import make_site
 
 CONFIG = """title: T
@@ -75,11 +76,11 @@ def test_unchanged_files_are_linked_not_copied(site, tmp_path):
     plan, _ = plan_for(site)
     first, second = tmp_path / "out1", tmp_path / "out2"
     first.mkdir(), second.mkdir()
-    copied = copy_assets(plan, first, None)
+    copied = copy_assets(plan.entries.values(), first, None)
     assert copied == len([e for e in plan.entries.values() if e.src is not None])
     (site / "static/model/manifest.json").write_text('{"v": 2}\n')
     plan, _ = plan_for(site)
-    copied2 = copy_assets(plan, second, first)
+    copied2 = copy_assets(plan.entries.values(), second, first)
     assert copied2 == 1
     assert os.stat(second / "vendor/lib-1.2.3/lib.js").st_ino == os.stat(first / "vendor/lib-1.2.3/lib.js").st_ino
     assert os.stat(second / "model/manifest.json").st_ino != os.stat(first / "model/manifest.json").st_ino

@@ -94,7 +94,7 @@ def test_out_dir_that_is_not_a_site_is_refused(site, tmp_path):
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
-    with pytest.raises(BuildFailed, match="does not look like a built site"):
+    with pytest.raises(BuildFailed, match="was not written by site_builder"):
         build(site, precious)
     with pytest.raises(BuildFailed, match="would overwrite the site's own sources"):
         build(site, site / "content")

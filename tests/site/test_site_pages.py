@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from site_builder.pages import classify, load_pages, url_to_output
+from site_builder.site import Site
 from tests.site.helpers import make_site
 
 
@@ -41,10 +42,15 @@ def test_problems_are_collected_not_fatal(tmp_path):
     pages, errors = load_pages(site, drafts=False)
     messages = sorted(str(e) for e in errors)
     assert any(m.startswith("content/posts/undated.md:1: a post needs a date") for m in messages)
-    assert any("has the same URL /about/ as content/about" in m for m in messages)
     assert any(m.startswith("content/broken.md:2: invalid YAML") for m in messages)
-    assert any(m.startswith("content/latin1.md: not valid UTF-8") for m in messages)
+    assert any(m.startswith("content/latin1.md:1: not valid UTF-8") for m in messages)
     assert {p.slug for p in pages} >= {"first"}
+
+
+def test_two_pages_with_one_url_are_an_error_naming_both(tmp_path):
+    site = make_site(tmp_path, {"content/about/index.md": "---\ntitle: Also about\n---\nx\n"})
+    messages = [str(e) for e in Site.load(site).output_errors()]
+    assert messages == ["content/about/index.md: would write about/index.html, which content/about.md also writes"]
 
 
 def test_permalink_overrides_the_url(tmp_path):
