@@ -44,14 +44,14 @@ def _render_in_worker(index: int) -> PageResult:
     return _finish(result, _WORKER_OUT, _WORKER_SITE.feed_sources)
 
 
-def _finish(result: PageResult, out: Path | None, keep_body: set[str]) -> PageResult:
+def _finish(result: PageResult, out: Path | None, keep_content: set[str]) -> PageResult:
     """Write the page now if there is somewhere to write it, and drop what need not travel back
-    (the HTML once written, and the body unless the feed shows it)."""
+    (the HTML once written, and the content unless the feed shows it)."""
     if out is not None and result.html and not result.errors:
         output.write_file(out, result.output, result.html.encode("utf-8"))
         result.html = ""
-    if result.source not in keep_body:
-        result.body = ""
+    if result.source not in keep_content:
+        result.content_html = ""
     return result
 
 
@@ -77,20 +77,15 @@ def render_pages(site: Site, indexes: list[int], out: Path | None, jobs: int | N
 
 # -- the pipeline ---------------------------------------------------------------------------------------
 def merge_template_errors(errors: list[SourceError]) -> list[SourceError]:
-    """A broken layout fails on every page: report each template problem once, saying how many pages hit it."""
-    merged: dict[tuple, list] = {}
+    """A broken layout fails on every page: report each template problem once, with every page it hit."""
+    merged: dict[tuple[str, int | None, str], list[str]] = {}
     others = []
     for error in errors:
-        head, sep, _ = error.message.rpartition(" (rendering ")
-        if error.path.startswith("templates/") and sep:
-            merged.setdefault((error.path, error.line, head), []).append(error)
+        if error.pages:
+            merged.setdefault((error.path, error.line, error.message), []).extend(error.pages)
         else:
             others.append(error)
-    for (path, line, head), group in merged.items():
-        extra = f" and {len(group) - 1} other page(s)" if len(group) > 1 else ""
-        first = group[0].message.rpartition(" (rendering ")[2].removesuffix(")")
-        others.append(SourceError(path, line, f"{head} (rendering {first}{extra})"))
-    return others
+    return others + [SourceError(path, line, message, tuple(pages)) for (path, line, message), pages in merged.items()]
 
 
 def collect(site: Site, results: list[PageResult]) -> tuple[dict[str, PageResult], dict[str, bytes], list[SourceError]]:
@@ -98,7 +93,7 @@ def collect(site: Site, results: list[PageResult]) -> tuple[dict[str, PageResult
     by_source = {r.source: r for r in results}
     errors = list(site.load_errors) + site.layout_errors() + site.output_errors()
     errors.extend(merge_template_errors([e for r in results for e in r.errors]))
-    generated = site.generated_files({r.source: r.body for r in results})
+    generated = site.generated_files({r.source: r.content_html for r in results})
     errors.extend(site.check_links(by_source, set(generated)))
     return by_source, generated, errors
 

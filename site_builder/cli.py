@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import BuildFailed
+from .errors import BuildFailed, failure_report
 
 
 def _port(text: str) -> int:
@@ -50,9 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fail(exc: BuildFailed, note: str) -> int:
-    for error in exc.errors:
-        print(error, file=sys.stderr)
-    print(f"{note} ({len(exc.errors)} error{'s' if len(exc.errors) != 1 else ''})", file=sys.stderr)
+    print(failure_report(exc, note), file=sys.stderr)
     return 1
 
 

@@ -17,9 +17,8 @@ from . import frontmatter, highlight
 from .assets import STATIC_DIR, plan_assets, under_any
 from .build import render_pages, write_site
 from .config import CONFIG_FILE
-from .errors import BuildFailed, SourceError
-from .feeds import FEED_ENTRIES
-from .output import copy_file_atomic, remove_file, write_file_atomic
+from .errors import BuildFailed
+from .output import update_in_place
 from .pages import CONTENT_DIR, discover, read_page
 from .site import GENERATED_CSS, PageResult, Site
 from .sources import walk
@@ -105,7 +104,7 @@ class IncrementalBuilder:
     # -- internals --------------------------------------------------------------------------------------
     def _remember(self, site: Site, results: dict[str, PageResult], snapshot: dict[str, tuple[int, int]]) -> None:
         self.site, self.results, self.snapshot, self.error = site, results, snapshot, None
-        self.generated = site.generated_files({s: r.body for s, r in results.items()})
+        self.generated = site.generated_files({s: r.content_html for s, r in results.items()})
         # Workers did the rendering; render one page here too so the first edit finds parsers and lexers loaded.
         if site.pages:
             site.render_page(max(site.pages, key=lambda p: p.mtime_ns))
@@ -129,9 +128,7 @@ class IncrementalBuilder:
             return self._full(snapshot)  # a fingerprinted URL changes on every page
 
         # Pages whose text changed, if nothing that other pages show changed with them.
-        pages = list(site.pages)
-        index = {p.source: i for i, p in enumerate(pages)}
-        rerender: set[str] = set()
+        pages = []
         for source in markdown:
             path = self.site_dir / source
             if not path.exists():
@@ -140,69 +137,47 @@ class IncrementalBuilder:
                 page = read_page(self.site_dir, path)
             except frontmatter.FrontMatterError as exc:
                 raise BuildFailed(exc.errors) from None
-            old = pages[index[source]] if source in index else None
+            old = site.by_source.get(source)
             if old is None or page.meta.draft and not self.drafts or old.listing_key() != page.listing_key():
                 return self._full(snapshot)
             if page.meta.extra != old.meta.extra:
                 return self._full(snapshot)
-            pages[index[source]] = page
-            rerender.add(source)
+            pages.append(page)
+        rerender = {page.source for page in pages}
 
-        plan = site.plan
+        plan, copies, removed = site.plan, {}, set()
         if files:
             _, other_files, walk_errors = discover(self.site_dir)
             plan, plan_errors = plan_assets(self.site_dir, site.config, {GENERATED_CSS: highlight.stylesheet().encode()},
                                             other_files)
             if walk_errors or plan_errors:
                 raise BuildFailed(walk_errors + plan_errors)
-            changed_outputs = {out for out, entry in plan.entries.items()
-                               if entry.src is not None and _rel(self.site_dir, entry.src) in files}
-            removed_outputs = set(site.plan.entries) - set(plan.entries)
-            for source, result in self.results.items():
-                if result.images & (changed_outputs | removed_outputs):
-                    rerender.add(source)
-        else:
-            changed_outputs, removed_outputs = set(), set()
+            copies = {out: entry.src for out, entry in plan.entries.items()
+                      if entry.src is not None and _rel(self.site_dir, entry.src) in files}
+            removed = set(site.plan.entries) - set(plan.entries)
+            rerender |= {source for source, result in self.results.items() if result.images & (set(copies) | removed)}
 
         # Render in memory first; nothing is written unless everything succeeds.
-        old_pages, old_plan = list(site.pages), site.plan
-        for page in pages:
-            if site.by_source.get(page.source) is not page:
-                site.replace_page(page)  # same listing, so everything derived from the page list still holds
-        site.plan = plan
-        try:
-            indexes = [i for i, p in enumerate(site.pages) if p.source in rerender]
-            fresh = render_pages(site, indexes, None)
-            results = dict(self.results)
-            results.update({r.source: r for r in fresh})
-            errors = list(site.load_errors) + site.output_errors() + [e for r in fresh for e in r.errors]
-            errors += site.check_links(results, set(self.generated))
-            if errors:
-                raise BuildFailed(errors)
-            generated = dict(self.generated)
-            if {p.source for p in site.posts[:FEED_ENTRIES]} & rerender:
-                generated["feed.xml"] = site.feed_xml({s: r.body for s, r in results.items()})
-        except BaseException:
-            for page in old_pages:
-                if site.by_source.get(page.source) is not page:
-                    site.replace_page(page)
-            site.plan = old_plan
-            raise
+        new = site.with_changes(pages, plan)
+        if new.generated_names() != site.generated_names():
+            return self._full(snapshot)  # a robots.txt of the author's came or went
+        fresh = render_pages(new, [i for i, p in enumerate(new.pages) if p.source in rerender], None)
+        results = {**self.results, **{r.source: r for r in fresh}}
+        errors = list(new.load_errors) + new.output_errors() + [e for r in fresh for e in r.errors]
+        errors += new.check_links(results, set(self.generated))
+        if errors:
+            raise BuildFailed(errors)
+        generated = dict(self.generated)
+        if new.feed_sources & rerender:
+            generated["feed.xml"] = new.feed_xml({s: r.content_html for s, r in results.items()})
 
-        for out in sorted(changed_outputs):
-            copy_file_atomic(self.out, out, plan.entries[out].src)
-        for out in sorted(removed_outputs):
-            remove_file(self.out, out)
+        files_out = {r.output: r.html.encode("utf-8") for r in fresh}
+        files_out.update({name: data for name, data in generated.items() if self.generated.get(name) != data})
+        update_in_place(self.out, files_out, copies, removed)
         for result in fresh:
-            write_file_atomic(self.out, result.output, result.html.encode("utf-8"))
             result.html = ""
-        for name, data in generated.items():
-            if self.generated.get(name) != data:
-                write_file_atomic(self.out, name, data)
-        self.results = results
-        self.generated = generated
-        self.snapshot = snapshot
-        parts = [f"{len(fresh)} page(s)"] + ([f"{len(changed_outputs)} file(s)"] if changed_outputs else [])
+        self.site, self.results, self.generated, self.snapshot = new, results, generated, snapshot
+        parts = [f"{len(fresh)} page(s)"] + ([f"{len(copies)} file(s)"] if copies else [])
         return "incremental: " + ", ".join(parts)
 
 

@@ -34,6 +34,7 @@ from liquid.tag import Tag
 from liquid.token import TOKEN_ASSIGN, TOKEN_COLON, TOKEN_COMMA, TOKEN_EOF, TOKEN_EXPRESSION, TOKEN_TAG, TOKEN_WORD
 from liquid.token import Token
 
+# Placeholders are control characters, which sources may not contain (sources.py): content cannot forge one.
 PLACEHOLDER = re.compile(r"\x02(\d+)(\n*)\x03")
 INCLUDE_TOKEN = "\x02I{}\x03"
 INCLUDE_TOKEN_RE = re.compile(r"\x02I(\d+)\x03")
@@ -51,15 +52,6 @@ _INLINE = re.compile(
     r"|(?P<math>(?<![\\$])\$(?![\s$])(?:[^$\n]|\n(?![ \t]*\n))*?(?<![\s\\])\$)",
     re.S,
 )
-_OUTPUT = re.compile(r"\{\{(-?)(.*?)(-?)\}\}", re.S)
-_TAG = re.compile(r"\{%(-?)\s*(\w+)(.*?)(-?)%\}", re.S)
-_FILTER_CALL = re.compile(r"^\s*(\w+)\s*(?::\s*(.*))?$", re.S)
-
-
-class LiquidError(ValueError):
-    def __init__(self, line: int, message: str):
-        self.line = line
-        super().__init__(message)
 
 
 @dataclass
@@ -131,6 +123,8 @@ def protect(text: str) -> Protected:
 
 
 class LiquidError(ValueError):
+    """A Liquid problem at a line of the Markdown file."""
+
     def __init__(self, line: int, message: str):
         self.line = line
         super().__init__(message)

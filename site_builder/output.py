@@ -13,7 +13,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import BuildFailed, SourceError
 
@@ -41,25 +41,22 @@ def write_file(root: Path, rel: str, data: bytes) -> Path:
     return path
 
 
-def write_file_atomic(root: Path, rel: str, data: bytes) -> None:
-    """Replace one file of a live directory so a reader sees the old or the new version, never half of one."""
-    path = target_path(root, rel)
+def update_in_place(root: Path, files: dict[str, bytes], copies: dict[str, Path], removed: Iterable[str]) -> None:
+    """Change a live output directory (serve's) file by file: each one is replaced atomically, so a reader
+    sees the old or the new version of a file, never half of one."""
+    for rel, src in sorted(copies.items()):
+        _replace(target_path(root, rel), lambda tmp: shutil.copy2(src, tmp))
+    for rel in sorted(removed):
+        target_path(root, rel).unlink(missing_ok=True)
+    for rel, data in files.items():
+        _replace(target_path(root, rel), lambda tmp: tmp.write_bytes(data))
+
+
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
+    write(tmp)
     os.replace(tmp, path)
-
-
-def copy_file_atomic(root: Path, rel: str, src: Path) -> None:
-    path = target_path(root, rel)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    shutil.copy2(src, tmp)
-    os.replace(tmp, path)
-
-
-def remove_file(root: Path, rel: str) -> None:
-    target_path(root, rel).unlink(missing_ok=True)
 
 
 def copy_assets(entries: Iterable[Any], dest: Path, previous: Path | None) -> int:

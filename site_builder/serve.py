@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import links
-from .errors import BuildFailed, SourceError
+from .errors import BuildFailed, SourceError, failure_report
 from .incremental import WATCHED, IncrementalBuilder
 from .output import target_path
 
@@ -108,11 +108,9 @@ class PreviewApp:
 
 
 def report(builder: IncrementalBuilder, what: str) -> None:
+    """What a rebuild did, on stderr; a failure is printed exactly as `build` prints it."""
     if builder.error is not None:
-        print(f"Build failed ({len(builder.error.errors)} error(s)); still serving the last good build:",
-              file=sys.stderr)
-        for error in builder.error.errors:
-            print(f"  {error}", file=sys.stderr)
+        print(failure_report(builder.error, "Build failed; still serving the last good build"), file=sys.stderr)
     elif what != "nothing":
         print(f"Rebuilt ({what}) in {builder.last_seconds * 1000:.0f} ms", file=sys.stderr)
     sys.stderr.flush()

@@ -5,9 +5,9 @@ the results go. Rendering a page never writes anything, so `check`, `build` and 
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,16 +48,17 @@ class PageResult:
 
     source: str
     output: str
-    html: str
-    body: str  # the page content alone (for the feed)
+    html: str  # the whole page, layout included
+    content_html: str  # the page's own content (Markdown rendered), for the feed
     links: list[tuple[str, int, str]] = field(default_factory=list)  # (href, line, kind)
-    ids: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)  # every element id in `html`, for anchor checks
     images: set[str] = field(default_factory=set)  # output paths of images it shows
     errors: list[SourceError] = field(default_factory=list)
 
 
 class Site:
-    """Everything needed to render pages; built once per full build (and per template/config change)."""
+    """Everything needed to render pages; built once per full build (and per template/config change).
+    It is not changed once made: an edit during `serve` makes a new one (`with_changes`)."""
 
     def __init__(self, site_dir: Path, config: SiteConfig, pages: list[Page], plan: AssetPlan,
                  env: jinja2.Environment, errors: list[SourceError], drafts: bool):
@@ -66,8 +67,6 @@ class Site:
         self.plan = plan
         self.env = env
         self.liquid_env = liquid.make_environment(filters(config))
-        self.liquid_hooks = liquid.Hooks(self._include, lambda name: self._special_url("post_url", name),
-                                         lambda name: self._special_url("link", name))
         self.drafts = drafts
         self.load_errors = errors
         self.renderer = MarkdownRenderer()
@@ -87,18 +86,27 @@ class Site:
                                          other_files)
         pages, page_errors = load_pages(site_dir, drafts, markdown)
         errors += asset_errors + page_errors
+        return cls(site_dir, config, pages, plan, make_environment(site_dir, config), errors, drafts)
 
-        site: Site | None = None
-
-        def asset_url(name: str) -> str:  # looks at the site's current plan, which serve may replace
-            return site.plan.asset_url(name) if site is not None else plan.asset_url(name)
-
-        env = make_environment(site_dir, config, asset_url)
-        site = cls(site_dir, config, pages, plan, env, errors, drafts)
-        return site
+    def with_changes(self, pages: list[Page] = (), plan: AssetPlan | None = None) -> "Site":
+        """A new site with some pages re-read and/or a new asset plan, sharing everything else (templates,
+        parsers, listings); this one is left as it was. The pages must list as before (same URL, title,
+        date ...: `Page.listing_key`), since every page may show the listings; otherwise load a new site."""
+        new = copy.copy(self)
+        replaced = {page.source: page for page in pages}
+        for source, page in replaced.items():
+            if self.by_source[source].listing_key() != page.listing_key():
+                raise ValueError(f"{source} lists differently now: load the site again")
+        if replaced:
+            new.pages = [replaced.get(p.source, p) for p in self.pages]
+            new.by_source = {**self.by_source, **replaced}
+            new.posts = [replaced.get(p.source, p) for p in self.posts]
+        if plan is not None:
+            new.plan = plan
+        return new
 
     def set_pages(self, pages: list[Page]) -> None:
-        """Install the page list (again, after an edit) and everything derived from it."""
+        """Install the page list and everything derived from it (once, when the site is made)."""
         pages = list(pages)
         kinds = {p.kind for p in pages}
         if "home" not in kinds:
@@ -113,14 +121,6 @@ class Site:
         newest = max((p.date for p in pages if p.date), default=None)
         self.site_time = self.time or newest or _EPOCH
         self.site_view = self._site_view()
-
-    def replace_page(self, page: Page) -> None:
-        """Swap in a re-read page whose listing (title, date, URL ...) is unchanged: a cheap set_pages()."""
-        i = next(i for i, p in enumerate(self.pages) if p.source == page.source)
-        self.pages[i] = page
-        self.by_source[page.source] = page
-        if page.kind == "post":
-            self.posts[self.post_index[page.source]] = page
 
     def _virtual(self, kind: str, url: str, title: str) -> Page:
         from .pages import url_to_output
@@ -205,7 +205,7 @@ class Site:
         except jinja2.TemplateNotFound:
             raise LookupError(f"include '{name}' not found in {TEMPLATES_DIR}/") from None
         try:
-            return template.render({**variables, "include": params})
+            return template.render({**variables, "include": params, "asset_url": self.plan.asset_url})
         except Exception as exc:
             where = self._template_location(exc) or (f"{TEMPLATES_DIR}/{name}", None)
             message = exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
@@ -236,13 +236,17 @@ class Site:
             raise LookupError(f"link: no page '{name}'")
         return self._page_url(page)
 
+    def _liquid_hooks(self) -> liquid.Hooks:
+        return liquid.Hooks(self._include, lambda name: self._special_url("post_url", name),
+                            lambda name: self._special_url("link", name))
+
     def render_page(self, page: Page) -> PageResult:
         """Front matter is already read; run Liquid, Markdown and the layout. Never raises for bad input."""
         result = PageResult(page.source, page.output, "", "")
         view = self.page_view(page)
         try:
             liquid_out = liquid.render(page.body, page.body_line, self.liquid_env,
-                                       {"site": self.site_view, "page": view}, self.liquid_hooks)
+                                       {"site": self.site_view, "page": view}, self._liquid_hooks())
         except liquid.LiquidError as exc:
             result.errors.append(SourceError(page.source, exc.line, str(exc)))
             return result
@@ -271,36 +275,38 @@ class Site:
             return result  # reported once by layout_errors()
         try:
             html = self.env.get_template(f"{page.layout}.html").render(site=self.site_view, page=view,
-                                                                       content=Markup(body))
+                                                                       content=Markup(body),
+                                                                       asset_url=self.plan.asset_url)
         except Exception as exc:  # a template bug or a bad asset_url(): blame the template line
             where = self._template_location(exc) or (f"{TEMPLATES_DIR}/{page.layout}.html", None)
             message = exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
             if isinstance(exc, (AssetError, LookupError)):
                 message = str(exc).strip("'\"")
-            result.errors.append(SourceError(where[0], where[1], f"{message} (rendering {page.source})"))
+            result.errors.append(SourceError(where[0], where[1], message, pages=(page.source,)))
             return result
         result.html = html
-        result.body = body
+        result.content_html = body
         result.ids = links.html_ids(html)
         return result
 
     # -- site-wide outputs -------------------------------------------------------------------------------
-    def feed_entries(self, bodies: dict[str, str]) -> list[feeds.FeedEntry]:
-        return [feeds.FeedEntry(p.title, p.url, p.date or _EPOCH, p.meta.summary, bodies.get(p.source, ""),
+    def feed_entries(self, contents: dict[str, str]) -> list[feeds.FeedEntry]:
+        return [feeds.FeedEntry(p.title, p.url, p.date or _EPOCH, p.meta.summary, contents.get(p.source, ""),
                                 p.meta.tags) for p in self.posts[:feeds.FEED_ENTRIES]]
 
-    def feed_xml(self, bodies: dict[str, str]) -> bytes:
-        return feeds.atom_feed(self.config, self.feed_entries(bodies), self.site_time).encode()
+    def feed_xml(self, contents: dict[str, str]) -> bytes:
+        """`contents`: source -> `PageResult.content_html` (only the newest posts' are needed)."""
+        return feeds.atom_feed(self.config, self.feed_entries(contents), self.site_time).encode()
 
     def generated_names(self) -> list[str]:
         """The files made from the page list; a robots.txt of the author's (static/ or content/) replaces ours."""
         return ["feed.xml", "sitemap.xml"] + ([] if "robots.txt" in self.plan.entries else ["robots.txt"])
 
-    def generated_files(self, bodies: dict[str, str]) -> dict[str, bytes]:
-        """feed.xml, sitemap.xml and robots.txt, from the page list (and the newest posts' bodies)."""
+    def generated_files(self, contents: dict[str, str]) -> dict[str, bytes]:
+        """feed.xml, sitemap.xml and robots.txt, from the page list (and the newest posts' contents)."""
         listed = [(p.url, p.date) for p in sorted(self.pages, key=lambda p: p.url) if p.kind != "404"]
         files = {
-            "feed.xml": self.feed_xml(bodies),
+            "feed.xml": self.feed_xml(contents),
             "sitemap.xml": feeds.sitemap(self.config, listed).encode(),
             "robots.txt": feeds.robots_txt(self.config).encode(),
         }

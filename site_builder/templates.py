@@ -3,7 +3,7 @@
 Layout lookup is Jekyll's: front matter `layout: default` renders with templates/default.html. Variables:
 `site` (title, description, author, language, url, baseurl, base_url, navigation, posts, time), `page`
 (title, date, summary, tags, image, url, layout, toc, prev, next, and any other front-matter key) and
-`content` (the page body as HTML). `asset_url('css/site.css')` gives a fingerprinted URL.
+`content` (the page's content as HTML). `asset_url('css/site.css')` gives a fingerprinted URL.
 Undefined variables are errors, so a misspelt name fails the build instead of printing nothing.
 """
 from __future__ import annotations
@@ -74,7 +74,10 @@ def filters(config: SiteConfig) -> dict[str, Callable[..., Any]]:
     }
 
 
-def make_environment(site_dir: Path, config: SiteConfig, asset_url: Callable[[str], str]) -> jinja2.Environment:
+def make_environment(site_dir: Path, config: SiteConfig,
+                     asset_url: Callable[[str], str] | None = None) -> jinja2.Environment:
+    """The layouts' environment. A site passes `asset_url` with every render (its asset plan may change
+    during `serve`); `asset_url` here is a default for templates rendered on their own."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(site_dir / TEMPLATES_DIR),
         autoescape=jinja2.select_autoescape(["html", "htm", "xml"], default_for_string=False),
@@ -84,7 +87,8 @@ def make_environment(site_dir: Path, config: SiteConfig, asset_url: Callable[[st
         cache_size=-1,
     )
     env.filters.update(filters(config))
-    env.globals["asset_url"] = asset_url
+    if asset_url is not None:
+        env.globals["asset_url"] = asset_url
     return env
 
 
@@ -94,8 +98,3 @@ def layout_names(site_dir: Path) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.html") if not p.name.startswith("_"))
-
-
-def template_files(site_dir: Path) -> list[Path]:
-    folder = site_dir / TEMPLATES_DIR
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []

@@ -87,3 +87,17 @@ def test_bad_front_matter_during_serve(builder):
     touch_write(about, "---\ntitle: [About\n---\nx\n")
     with pytest.raises(BuildFailed, match=r"content/about.md:\d: invalid YAML"):
         builder.update()
+
+
+def test_an_update_makes_a_new_site_and_a_failed_one_changes_nothing(builder):
+    site = builder.site
+    about = builder.site_dir / "content/about.md"
+    page_before = site.by_source["content/about.md"]
+    touch_write(about, "---\ntitle: About\n---\n\nNow [broken](/repo/nowhere/).\n")
+    with pytest.raises(BuildFailed):
+        builder.update()
+    assert builder.site is site and site.by_source["content/about.md"] is page_before
+    touch_write(about, "---\ntitle: About\n---\n\nFine again.\n")
+    builder.update()
+    assert builder.site is not site and site.by_source["content/about.md"] is page_before
+    assert "Fine again." in builder.site.by_source["content/about.md"].body
