@@ -4,12 +4,18 @@ Each generated post has front matter, about 1,000 words, two fenced code blocks,
 display math, a footnote and an image. Targets (issue 2): a full build of 1,000 posts under 5 ms per page
 on a 2-core machine, and an incremental rebuild of one post under 100 ms.
 
-    python bench/build_speed.py            # N = 100 and 1000
-    python bench/build_speed.py --sizes 50 # quick look
+    python bench/build_speed.py                 # N = 100 and 1000
+    python bench/build_speed.py --sizes 50      # quick look
+    python bench/build_speed.py --profile 200   # where a page's time goes: latex2mathml, Pygments, the rest
+    python bench/build_speed.py --headings 20000  # one page with 20,000 identical headings (linear ids)
+
+Figures are medians over repeated runs with the spread (min-max); the machine's load average is printed
+first, since other work on the machine slows every figure.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import resource
@@ -23,8 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from site_builder import highlight, mathml  # noqa: E402
 from site_builder.build import build, default_jobs  # noqa: E402
 from site_builder.incremental import IncrementalBuilder  # noqa: E402
+from site_builder.site import Site  # noqa: E402
 
 WORDS = ("the style content attention feature encoder decoder network image painting photo layer channel "
          "position weight mean variance softmax matrix output input browser worker model tensor memory "
@@ -159,14 +167,93 @@ def incremental(site: Path, repeats: int = 7) -> list[float]:
     return times
 
 
+@contextlib.contextmanager
+def timed(module, name: str, totals: dict[str, list[float]]):
+    """Replace `module.name` by a wrapper that adds each call's duration to totals[name] = [seconds, calls]."""
+    original = getattr(module, name)
+    totals[name] = [0.0, 0]
+
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[name][0] += time.perf_counter() - started
+            totals[name][1] += 1
+    setattr(module, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+def spread(values: list[float], scale: float = 1000.0, unit: str = "ms") -> str:
+    return (f"median {statistics.median(values) * scale:.2f} {unit} "
+            f"(min {min(values) * scale:.2f}, max {max(values) * scale:.2f}, {len(values)} runs)")
+
+
+def profile(tmp: Path, n: int, repeats: int = 5) -> None:
+    """Render N generated posts in this process (one core, caches cold) and split a page's time between
+    latex2mathml (TeX to MathML), Pygments (code colouring) and everything else."""
+    site_dir = make_site(tmp, n)
+    site = Site.load(site_dir)
+    posts = [p for p in site.pages if p.kind == "post"]
+    site.render_page(posts[0])  # parsers, lexers and templates loaded, as in a worker
+    per_page: dict[str, list[float]] = {"total": [], "convert": [], "highlight": []}
+    calls: dict[str, int] = {}
+    for _ in range(repeats):
+        mathml.tex_to_mathml.cache_clear()
+        totals: dict[str, list[float]] = {}
+        with timed(mathml, "convert", totals), timed(highlight, "highlight", totals):
+            started = time.perf_counter()
+            for page in posts:
+                site.render_page(page)
+            elapsed = time.perf_counter() - started
+        per_page["total"].append(elapsed / len(posts))
+        for name in ("convert", "highlight"):
+            per_page[name].append(totals[name][0] / len(posts))
+            calls[name] = totals[name][1]
+    rest = [t - c - h for t, c, h in zip(per_page["total"], per_page["convert"], per_page["highlight"])]
+    print(f"in-process render of {len(posts)} posts, one core (each: {calls['convert'] / len(posts):.0f} "
+          f"latex2mathml conversions, {calls['highlight'] / len(posts):.0f} Pygments blocks), per page:")
+    print(f"  all of it     {spread(per_page['total'])}")
+    print(f"  latex2mathml  {spread(per_page['convert'])}")
+    print(f"  Pygments      {spread(per_page['highlight'])}")
+    print(f"  the rest      {spread(rest)}  (Markdown, Liquid, layout, link collection)")
+
+
+def headings(tmp: Path, n: int, repeats: int = 3) -> None:
+    """A full build of one page holding N identical `##` headings (ids same-heading, -1, -2 ...)."""
+    site = make_site(tmp, 0)
+    (site / "content" / "posts" / "same.md").write_text(
+        "---\ntitle: Same\ndate: 2024-01-01\n---\n\n" + "## Same heading\n\nText.\n\n" * n)
+    times = []
+    for _ in range(repeats):
+        shutil.rmtree(site / "_site", ignore_errors=True)
+        started = time.perf_counter()
+        build(site, site / "_site")
+        times.append(time.perf_counter() - started)
+    html = (site / "_site" / "posts" / "same" / "index.html").read_text()
+    assert f'id="same-heading-{n - 1}"' in html
+    print(f"full build of one page with {n} identical headings: {spread(times, 1.0, 's')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--profile", type=int, metavar="N", help="only split a page's render time (N posts)")
+    parser.add_argument("--headings", type=int, metavar="N", help="only time one page with N identical headings")
     args = parser.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"site_builder benchmark: {default_jobs()} worker processes, Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs, load average before: {load}")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.profile or args.headings:
+            if args.profile:
+                profile(Path(tmp), args.profile)
+            if args.headings:
+                headings(Path(tmp), args.headings)
+            return
         for n in args.sizes:
             site = make_site(Path(tmp), n)
             runs = [full_build(site) for _ in range(2)]

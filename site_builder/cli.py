@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="report broken links, missing images, bad front matter, bad math")
     common(check)
     check.add_argument("--drafts", action="store_true", help="check drafts too")
+    check.add_argument("--base-url", help="check as published at this URL (overrides site.yml base_url)")
 
     new = sub.add_parser("new", help='scaffold a post: new "My title"')
     common(new)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from .build import check
 
-        errors, warnings = check(source, drafts=args.drafts)
+        errors, warnings = check(source, drafts=args.drafts, base_url=args.base_url)
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if errors:

@@ -1,6 +1,7 @@
 """Whole builds of fixture sites: outputs, Jekyll compatibility, determinism, and the CLI."""
 import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -39,12 +40,28 @@ def test_build_writes_every_output(site):
     assert '<link rel="canonical" href="https://example.github.io/repo/posts/first/">' in post
     assert '<meta property="og:title" content="First post">' in post
     assert '<a href="/repo/about/">link to the about page</a>' in post  # root-relative link got the base path
-    assert '<nav class="toc"' not in post or post.count("<li>") >= 2
+    assert '<nav class="toc"' not in post  # one h2: no contents list (see the next test)
     about = (out / "about/index.html").read_text()
     assert '<a href="/repo/posts/first/#section-one">' in about  # .md link mapped to the page URL
     sitemap = ET.fromstring((out / "sitemap.xml").read_bytes())
     locs = [e.text for e in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
     assert f"{BASE}posts/first/" in locs and not any("404" in loc for loc in locs)
+
+
+def test_contents_list_links_every_h2_and_nests_h3s(site):
+    (site / "content/posts/2024-05-02-long.md").write_text(
+        "---\ntitle: Long\n---\n\nIntro.\n\n## First part\n\nText.\n\n### A detail\n\nMore.\n\n"
+        "## Second part\n\nEnd.\n")
+    build(site)
+    html = (site / "_site/posts/long/index.html").read_text()
+    nav = ET.fromstring(re.search(r'<nav class="toc".*?</nav>', html, re.S)[0])
+    top = nav.find("ol")
+    entries = [(li.find("a").get("href"), li.find("a").text, [(c.find("a").get("href"), c.find("a").text)
+                                                             for c in li.findall("ol/li")]) for li in top.findall("li")]
+    assert entries == [("#first-part", "First part", [("#a-detail", "A detail")]),
+                       ("#second-part", "Second part", [])]
+    for anchor in ("first-part", "a-detail", "second-part"):
+        assert f'id="{anchor}"' in html
 
 
 def test_jekyll_post_drops_in_unchanged(site):
@@ -71,6 +88,28 @@ def test_same_input_same_bytes_and_times(site, tmp_path, monkeypatch):
     assert {os.stat(p).st_mtime for p in (tmp_path / "b").rglob("*")} == {1700000000}
     feed = ET.fromstring(a["feed.xml"])
     assert feed.findtext("{http://www.w3.org/2005/Atom}updated") == "2024-05-01T00:00:00Z"
+
+
+def test_builds_in_separate_processes_are_byte_identical(tmp_path):
+    """Two processes with different hash seeds, time zones and worker counts: the same files, bytes and
+    times, and the same archive as the deploy workflow uploads (its tar command, names sorted)."""
+    files = {f"content/posts/p{i:03d}.md": f"---\ntitle: P{i}\ndate: 2024-01-{1 + i % 28:02d} 23:30:00 "
+             f"{'+' if i % 2 else '-'}{i % 12:02d}00\ntags: [t{i % 5}, t{i % 7}, shared]\nsummary: S{i}\n---\n\n"
+             f"Text $x_{{{i}}}$ and [next](/posts/p{(i + 1) % 60:03d}/).\n\n## Part {i}\n\nMore.\n"
+             for i in range(60)}
+    site = make_site(tmp_path, files)
+    archives = []
+    for name, seed, zone, jobs in (("a", "1", "UTC", "1"), ("b", "2", "Pacific/Kiritimati", "2")):
+        out = tmp_path / name
+        result = run_builder("build", "--source", str(site), "--out", str(out), "--jobs", jobs,
+                             env={"PYTHONHASHSEED": seed, "TZ": zone, "SOURCE_DATE_EPOCH": "1700000000"})
+        assert result.returncode == 0, result.stderr
+        archive = tmp_path / f"{name}.tar"
+        subprocess.run(["tar", "--dereference", "--hard-dereference", "--sort=name", "--directory", str(out),
+                        "-cf", str(archive), "--exclude=.git", "--exclude=.github", "."], check=True)
+        archives.append(archive.read_bytes())
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    assert archives[0] == archives[1]
 
 
 def test_parallel_and_serial_builds_agree(tmp_path):

@@ -139,3 +139,12 @@ def test_post_url_and_link_in_a_built_site(tmp_path):
     (site / "content/links.md").write_text("---\ntitle: Links\n---\n\n[x]({% link content/nope.md %})\n")
     with pytest.raises(BuildFailed, match=r"content/links.md:5: link: no page 'content/nope.md'"):
         build(site)
+
+
+def test_content_cannot_hang_or_flood_the_build():
+    for source, message in (("a\n{% for i in (1..1000) %}{% for j in (1..2000) %}{% endfor %}{% endfor %}",
+                             "loop iteration limit"),
+                            ("a\n{% for i in (1..900000) %}" + "x" * 40 + "{% endfor %}", "output stream limit")):
+        with pytest.raises(LiquidError, match=message) as info:
+            render(source)
+        assert info.value.line == 2

@@ -30,8 +30,11 @@ def test_sum_over_forall_uses_under_script_in_display():
 
 
 def test_exp_is_an_upright_function_name():
-    text = "".join(tree(r"\exp(x)").itertext())
-    assert "exp" in text and "\\" not in text
+    """MathML sets a multi-letter <mi> upright and a one-letter one in italics: \\exp must be one <mi>exp</mi>
+    (not e, x, p in italics, which is what plain `exp` gives), and x stays an italic variable."""
+    names = [(e.text, e.get("mathvariant")) for e in tree(r"\exp(x)").iter(NS + "mi")]
+    assert names == [("exp", None), ("x", None)]
+    assert [e.text for e in tree("exp(x)").iter(NS + "mi")] == ["e", "x", "p", "x"]  # what the check tells apart
 
 
 def test_bar_over_sub_superscript():

@@ -1,4 +1,5 @@
 """The GitHub Pages workflow: valid (actionlint), official actions, and the README's build command."""
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,23 @@ def test_official_pages_actions_permissions_and_concurrency():
     upload = next(s for s in wf["jobs"]["build"]["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
     assert upload["with"]["path"] == "_site"
     assert wf["jobs"]["deploy"]["environment"]["name"] == "github-pages"
+
+
+def test_the_site_is_checked_before_it_is_uploaded():
+    steps = workflow()["jobs"]["build"]["steps"]
+    names = [s.get("name") or s.get("uses", "") for s in steps]
+    check = next(s for s in steps if s.get("name") == "Check the site")
+    assert check["run"].strip() == 'python -m site_builder check --base-url "$BASE_URL"'
+    assert check["env"]["BASE_URL"] == "${{ steps.pages.outputs.base_url }}"
+    upload = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert names.index("Check the site") < upload
+    readme_lines = [line.strip() for line in (ROOT / "README.md").read_text().splitlines()]
+    assert check["run"].strip() in readme_lines, "README.md must show the deploy check command verbatim"
+
+
+def test_files_the_workflow_names_exist():
+    named = re.findall(r"tests/[\w/]+\.py", WORKFLOW.read_text())
+    assert named and all((ROOT / name).is_file() for name in named), named
 
 
 def test_build_step_is_the_readme_command():
