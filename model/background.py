@@ -30,58 +30,55 @@ TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@12000", "--batch
               "--max-steps", "40000", "--state-precision", "compact", "--log-every", "50")
 
 
-def _pid_file() -> Path:
-    return WORK_DIR / "train.pid"
-
-
-def running_pid() -> int | None:
+def running_pid(work_dir: Path = WORK_DIR) -> int | None:
     """The pid of our background run if it is alive (and is model.train, not a recycled pid), else None."""
     try:
-        pid = int(_pid_file().read_text().strip())
+        pid = int((work_dir / "train.pid").read_text().strip())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
     return pid if b"model.train" in cmdline else None
 
 
-def lower_group_priority(pid: int) -> None:
-    """Nice 19 for the run's whole scheduling group, not only its threads.
+def lower_group_priority(pid: int, nice: int = 19) -> None:
+    """The nice value for the run's whole scheduling group, not only its threads.
 
     With autogroup scheduling (Linux's default on desktops and on this machine), a new session gets a CPU
     group of its own, and groups share the CPU fairly whatever their members' nice values: measured here, the
     nice-19 run still took 45% of the CPU from a test suite. The group's own nice value fixes that."""
     try:
-        Path(f"/proc/{pid}/autogroup").write_text("19")
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
     except OSError:   # no autogroup (kernel option off, or not Linux): plain nice is what applies
         pass
 
 
-def start(extra: list[str], data: Path) -> int:
-    pid = running_pid()
+def start(extra: list[str], data: Path, run_dir: Path = RUN_DIR, weights: Path = WEIGHTS,
+          work_dir: Path = WORK_DIR, nice: int = 19) -> int:
+    pid = running_pid(work_dir)
     if pid is not None:
-        print(f"already training (pid {pid}); log: {WORK_DIR / 'train.log'}")
+        print(f"already training (pid {pid}); log: {work_dir / 'train.log'}")
         return 0
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    cmd = ["nice", "-n", "19", sys.executable, "-m", "model.train", "--data", str(data), "--run-dir", str(RUN_DIR),
-           "--weights", str(WEIGHTS), "--report-dir", str(WORK_DIR), *TRAIN_ARGS, *extra]
-    log = (WORK_DIR / "train.log").open("a")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cmd = ["nice", "-n", str(nice), sys.executable, "-m", "model.train", "--data", str(data), "--run-dir", str(run_dir),
+           "--weights", str(weights), "--report-dir", str(work_dir), *TRAIN_ARGS, *extra]
+    log = (work_dir / "train.log").open("a")
     log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
     log.flush()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)   # survives the shell that started it; not in its Ctrl-C
-    _pid_file().write_text(f"{proc.pid}\n")
-    lower_group_priority(proc.pid)
+    (work_dir / "train.pid").write_text(f"{proc.pid}\n")
+    lower_group_priority(proc.pid, nice)
     time.sleep(2)
     if proc.poll() is not None:
-        print(f"error: training exited at once (status {proc.returncode}); see {WORK_DIR / 'train.log'}",
+        print(f"error: training exited at once (status {proc.returncode}); see {work_dir / 'train.log'}",
               file=sys.stderr)
         return 1
-    print(f"training in the background (pid {proc.pid}, nice 19); log: {WORK_DIR / 'train.log'}")
+    print(f"training in the background (pid {proc.pid}, nice {nice}); log: {work_dir / 'train.log'}")
     return 0
 
 
-def stop(timeout: float) -> int:
-    pid = running_pid()
+def stop(timeout: float, work_dir: Path = WORK_DIR) -> int:
+    pid = running_pid(work_dir)
     if pid is None:
         print("not training")
         return 0
@@ -89,27 +86,27 @@ def stop(timeout: float) -> int:
     print(f"asked pid {pid} to stop; waiting for it to finish its step and save ...", flush=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if running_pid() is None:
+        if running_pid(work_dir) is None:
             print("stopped; last lines of the log:")
-            print(_tail(8))
-            _pid_file().unlink(missing_ok=True)
+            print(_tail(work_dir, 8))
+            (work_dir / "train.pid").unlink(missing_ok=True)
             return 0
         time.sleep(1)
     print(f"error: pid {pid} still running after {timeout:.0f} s", file=sys.stderr)
     return 1
 
 
-def _tail(n: int) -> str:
+def _tail(work_dir: Path, n: int) -> str:
     try:
-        return "\n".join((WORK_DIR / "train.log").read_text().splitlines()[-n:])
+        return "\n".join((work_dir / "train.log").read_text().splitlines()[-n:])
     except OSError:
         return "(no log)"
 
 
-def status() -> int:
-    pid = running_pid()
+def status(work_dir: Path = WORK_DIR) -> int:
+    pid = running_pid(work_dir)
     print(f"training (pid {pid})" if pid else "not training")
-    print(_tail(5))
+    print(_tail(work_dir, 5))
     return 0
 
 
@@ -118,17 +115,23 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("start", help="start or resume training at nice 19 (extra arguments go to model.train)")
     s.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    sub.add_parser("status", help="is it running, and its last log lines")
+    s.add_argument("--run-dir", type=Path, default=RUN_DIR, help="training state, log and plot (committed)")
+    s.add_argument("--weights", type=Path, default=WEIGHTS, help="the float16 weights file (committed)")
+    s.add_argument("--nice", type=int, default=19, choices=range(0, 20), metavar="0..19",
+                   help="CPU priority (19, the lowest, is what keeps tests and benchmarks at full speed)")
+    st = sub.add_parser("status", help="is it running, and its last log lines")
     t = sub.add_parser("stop", help="SIGTERM, then wait until the checkpoint is saved and the run has exited")
     t.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the save")
+    for q in (s, st, t):
+        q.add_argument("--work-dir", type=Path, default=WORK_DIR, help="pid file, process log, grid (git-ignored)")
     args, extra = p.parse_known_args(argv)
     if extra and args.command != "start":
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "start":
-        return start(extra, args.data)
+        return start(extra, args.data, args.run_dir, args.weights, args.work_dir, args.nice)
     if args.command == "stop":
-        return stop(args.timeout)
-    return status()
+        return stop(args.timeout, args.work_dir)
+    return status(args.work_dir)
 
 
 if __name__ == "__main__":
