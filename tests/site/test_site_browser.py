@@ -114,7 +114,10 @@ def test_crawl_every_page(browser, repo_site):
 
 def test_pages_read_well_narrow_dark_and_printed(browser, repo_site):
     with serve_directory(repo_site, "/repo/") as (base, _):
-        context = browser.new_context(viewport={"width": 360, "height": 740}, color_scheme="dark")
+        # Service workers blocked: a widget may register one and reload the page once (cross-origin
+        # isolation for WASM threads), which is not what this layout check is about.
+        context = browser.new_context(viewport={"width": 360, "height": 740}, color_scheme="dark",
+                                      service_workers="block")
         page = context.new_page()
         page.goto(base + "posts/jekyll-sample/")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "horizontal overflow at 360 px"
