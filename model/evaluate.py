@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=256, help="side of the square content and style images")
     p.add_argument("--data", type=Path, default=Path("../shared/data"), help=f"folder with {CONTENT_DIR}/ and {STYLE_DIR}/")
     p.add_argument("--json", type=Path, default=None, help="also write the scores here")
+    p.add_argument("--grid", type=Path, default=None,
+                   help="also draw each checkpoint's grid of held-out stylizations into this folder (dataset "
+                        "images: keep it out of git, e.g. under runs/)")
     args = p.parse_args(argv)
     if args.pairs < 1 or args.size < 32:
         p.error("--pairs must be at least 1 and --size at least 32")
@@ -98,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, model, meta in models:
         outputs = [stylize(model, c, s, max_resolution=args.size) for c, s in zip(contents, styles)]
         rows.append({"model": name, "step": meta.get("step"), **score(judge_net, outputs, contents, styles)})
+        if args.grid:
+            from .train import write_grid
+            path = args.grid / f"{Path(name).parent.name}-{Path(name).stem}-step{meta.get('step')}-{args.size}px.png"
+            write_grid(model, args.data, args.size, path, torch.device("cpu"), torch.no_grad)
+            print(f"grid: {path}")
     for r in rows:   # the judge-independent figure: the original SANet reaches 0.28 on two different judges
         r["style_vs_identity"] = r["style"] / rows[0]["style"]
     width = max(len(r["model"]) for r in rows)

@@ -283,7 +283,7 @@ def test_device_script_trains_copies_out_and_collects_back(tiny_data, encoder_fi
     env = {**os.environ, "OUT": str(tmp_path / "out"), "DATA": str(tiny_data), "ENCODER": str(encoder_file),
            "RUN_DIR": str(tmp_path / "device-run"), "WEIGHTS": str(tmp_path / "device-ckpt" / "w.safetensors"),
            "BUDGET": "1", "PYTHON": sys.executable}
-    small = ["--size", "32", "--scale-size", "64", "--batch-size", "2", "--threads", "2"]
+    small = ["--encoder", "vgg16", "--size", "32", "--scale-size", "64", "--batch-size", "2", "--threads", "2"]
     done = subprocess.run(["bash", str(script), *small], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "stopping at step 1: wall-clock budget" in done.stdout
