@@ -6,7 +6,7 @@ ignored is the hardest kind of bug for an author to find.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +53,7 @@ class SiteConfig:
         """Jekyll's `site.baseurl`: the base path without its trailing slash (`/repo`, or empty at a root)."""
         return self.base_path.rstrip("/")
 
+    @lru_cache(maxsize=65536)  # every page asks for the same few hundred URLs (navigation, lists, links)
     def relative_url(self, path: str) -> str:
         """Site path -> URL path under the base path; absolute URLs and fragments pass through."""
         if not path or path.startswith(("#", "//")) or urlsplit(path).scheme:

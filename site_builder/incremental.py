@@ -17,11 +17,11 @@ from . import frontmatter, highlight
 from .assets import STATIC_DIR, plan_assets, under_any
 from .build import render_pages, write_site
 from .config import CONFIG_FILE
-from .errors import BuildFailed
+from .errors import BuildFailed, SourceError
 from .output import update_in_place
 from .pages import CONTENT_DIR, discover, read_page
 from .site import GENERATED_CSS, PageResult, Site
-from .sources import walk
+from .sources import walk_entries
 from .templates import TEMPLATES_DIR
 
 WATCHED = (CONFIG_FILE, CONTENT_DIR, TEMPLATES_DIR, STATIC_DIR)
@@ -54,15 +54,15 @@ class IncrementalBuilder:
                 st = root.stat()
                 found[top] = (st.st_mtime_ns, st.st_size)
                 continue
-            files, refused = walk(self.site_dir, top)
-            for path in files:
-                if path.name.endswith(("~", ".swp")):
+            refused: list[SourceError] = []
+            for name, entry in walk_entries(self.site_dir, top, refused):
+                if name.endswith(("~", ".swp")):
                     continue
                 try:
-                    st = path.stat()
+                    st = entry.stat()
                 except FileNotFoundError:
                     continue
-                found[path.relative_to(self.site_dir).as_posix()] = (st.st_mtime_ns, st.st_size)
+                found[name] = (st.st_mtime_ns, st.st_size)
             for error in refused:
                 try:
                     st = os.lstat(self.site_dir / error.path)
@@ -163,7 +163,7 @@ class IncrementalBuilder:
             return self._full(snapshot)  # a robots.txt of the author's came or went
         fresh = render_pages(new, [i for i, p in enumerate(new.pages) if p.source in rerender], None)
         results = {**self.results, **{r.source: r for r in fresh}}
-        errors = list(new.load_errors) + new.output_errors() + [e for r in fresh for e in r.errors]
+        errors = list(new.load_errors) + (new.output_errors() if files else []) + [e for r in fresh for e in r.errors]
         errors += new.check_links(results, set(self.generated))
         if errors:
             raise BuildFailed(errors)

@@ -11,6 +11,7 @@ import errno
 import os
 import re
 from pathlib import Path
+from typing import Iterator
 
 from .errors import BuildFailed, SourceError
 
@@ -46,14 +47,12 @@ def _link_problem(link: Path, site: Path, ancestors: frozenset[str]) -> str | No
     return None
 
 
-def walk(site_dir: Path, top: str) -> tuple[list[Path], list[SourceError]]:
-    """Every non-hidden file under `site_dir/top`, in a stable order, and the links that were refused."""
-    root = site_dir / top
+def walk_entries(site_dir: Path, top: str, errors: list[SourceError]) -> Iterator[tuple[str, os.DirEntry]]:
+    """(name relative to the site, directory entry) of every non-hidden file under `site_dir/top`, in a
+    stable order; links that may not be followed are added to `errors` instead."""
     site = site_dir.resolve()
-    files: list[Path] = []
-    errors: list[SourceError] = []
 
-    def visit(directory: Path, rel: str, ancestors: frozenset[str]) -> None:
+    def visit(directory: str, rel: str, ancestors: frozenset[str]) -> Iterator[tuple[str, os.DirEntry]]:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
@@ -62,9 +61,9 @@ def walk(site_dir: Path, top: str) -> tuple[list[Path], list[SourceError]]:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            path, name = Path(entry.path), f"{rel}/{entry.name}"
+            name = f"{rel}/{entry.name}"
             if entry.is_symlink():
-                problem = _link_problem(path, site, ancestors)
+                problem = _link_problem(Path(entry.path), site, ancestors)
                 if problem:
                     errors.append(SourceError(name, None, problem))
                     continue
@@ -73,13 +72,19 @@ def walk(site_dir: Path, top: str) -> tuple[list[Path], list[SourceError]]:
             except OSError:
                 is_dir = False
             if is_dir:
-                visit(path, name, ancestors | {os.path.realpath(path)})
+                yield from visit(entry.path, name, ancestors | {os.path.realpath(entry.path)})
             elif entry.is_file():
-                files.append(path)
+                yield name, entry
 
+    root = site_dir / top
     if root.is_dir():
-        visit(root, top, frozenset({os.path.realpath(root)}))
-    return files, errors
+        yield from visit(str(root), top, frozenset({os.path.realpath(root)}))
+
+
+def walk(site_dir: Path, top: str) -> tuple[list[Path], list[SourceError]]:
+    """Every non-hidden file under `site_dir/top`, in a stable order, and the links that were refused."""
+    errors: list[SourceError] = []
+    return [Path(entry.path) for _, entry in walk_entries(site_dir, top, errors)], errors
 
 
 def read_text(path: Path, name: str) -> str:
