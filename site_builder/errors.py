@@ -32,6 +32,9 @@ class BuildFailed(Exception):
         self.errors = sorted(set(errors), key=lambda e: (e.path, e.line or 0, e.message, e.pages))
         super().__init__("\n".join(str(e) for e in self.errors))
 
+    def __reduce__(self):  # raised in a worker process, it travels back whole
+        return BuildFailed, (self.errors,)
+
 
 def failure_report(failure: BuildFailed, note: str) -> str:
     """Every error on its own line, then `note` with the count: what a failed build prints."""

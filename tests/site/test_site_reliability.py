@@ -3,6 +3,7 @@ code, never silently loses a page or a file, and answers every mistake with `fil
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 import yaml
 
 from site_builder.build import build
-from site_builder.errors import BuildFailed
+from site_builder.errors import BuildFailed, SourceError
 from site_builder.incremental import IncrementalBuilder
 from site_builder.serve import PreviewApp
 from tests.conftest import free_port
@@ -96,6 +97,9 @@ def test_the_writer_refuses_paths_outside_its_directory(tmp_path):
         with pytest.raises(BuildFailed, match="outside the output directory"):
             write_file(root, bad, b"x")
     assert list(tmp_path.iterdir()) == [root] and not any(root.iterdir())
+    # a refusal in a worker process reaches the build whole
+    failure = BuildFailed([SourceError("a.md", 3, "bad", ("b.md",))])
+    assert pickle.loads(pickle.dumps(failure)).errors == failure.errors
 
 
 # -- 3: content is Liquid, and Liquid cannot run code ---------------------------------------------------
