@@ -10,7 +10,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import jinja2
 from markupsafe import Markup
@@ -23,7 +23,7 @@ from .frontmatter import FrontMatter
 from .images import ImageError, image_size
 from .markdown_renderer import MarkdownRenderer, RenderHooks
 from .output import Claim, collisions
-from .pages import CONTENT_DIR, Page, discover, load_pages
+from .pages import CONTENT_DIR, Page, discover, load_pages, url_to_output
 from .templates import TEMPLATES_DIR, filters, layout_names, make_environment
 from .yaml_source import key_line
 
@@ -72,7 +72,7 @@ class Site:
         self.renderer = MarkdownRenderer()
         self.layouts = set(layout_names(site_dir))
         self.time = source_date_epoch()
-        self.set_pages(pages)
+        self._install_pages(pages)
 
     # -- loading ------------------------------------------------------------------------------------------
     @classmethod
@@ -88,7 +88,7 @@ class Site:
         errors += asset_errors + page_errors
         return cls(site_dir, config, pages, plan, make_environment(site_dir, config), errors, drafts)
 
-    def with_changes(self, pages: list[Page] = (), plan: AssetPlan | None = None) -> "Site":
+    def with_changes(self, pages: Iterable[Page] = (), plan: AssetPlan | None = None) -> "Site":
         """A new site with some pages re-read and/or a new asset plan, sharing everything else (templates,
         parsers, listings); this one is left as it was. The pages must list as before (same URL, title,
         date ...: `Page.listing_key`), since every page may show the listings; otherwise load a new site."""
@@ -105,7 +105,7 @@ class Site:
             new.plan = plan
         return new
 
-    def set_pages(self, pages: list[Page]) -> None:
+    def _install_pages(self, pages: list[Page]) -> None:
         """Install the page list and everything derived from it (once, when the site is made)."""
         pages = list(pages)
         kinds = {p.kind for p in pages}
@@ -123,8 +123,6 @@ class Site:
         self.site_view = self._site_view()
 
     def _virtual(self, kind: str, url: str, title: str) -> Page:
-        from .pages import url_to_output
-
         source = f"{TEMPLATES_DIR}/{kind}.html"
         return Page(source, self.site_dir / source, url, url_to_output(url), kind, kind,
                     FrontMatter(title=title), "", 1)

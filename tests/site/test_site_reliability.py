@@ -293,13 +293,15 @@ def test_every_xml_output_is_well_formed(tmp_path):
 
 def wsgi_get(app: PreviewApp, url: str) -> str:
     seen = {}
-    app({"PATH_INFO": unquote(urlsplit(url).path)}, lambda status, headers: seen.setdefault("status", status))
+    path = unquote(urlsplit(url).path, encoding="latin-1")  # what a WSGI server hands over (PEP 3333)
+    app({"PATH_INFO": path}, lambda status, headers: seen.setdefault("status", status))
     return seen["status"]
 
 
 def test_question_marks_and_hashes_in_file_names(tmp_path):
     site = make_site(tmp_path, {"content/posts/what?#now.md": page("title: Odd\ndate: 2024-06-01"),
                                 "content/about.md": page("title: About", "[odd](posts/what%3F%23now.md)\n"),
+                                "content/über uns.md": page("title: Über"),
                                 "static/images/a b#c.png": png(2, 2),
                                 "content/pic.md": page("title: Pic", "![a](</images/a b%23c.png>)\n")})
     result = run_builder("check", "--source", str(site))
@@ -317,6 +319,8 @@ def test_question_marks_and_hashes_in_file_names(tmp_path):
     app = PreviewApp(builder)
     assert wsgi_get(app, "/repo/posts/what%3F%23now/") == "200 OK"
     assert wsgi_get(app, "/repo/images/a%20b%23c.png") == "200 OK"
+    assert "https://example.github.io/repo/%C3%BCber%20uns/" in locs
+    assert wsgi_get(app, "/repo/%C3%BCber%20uns/") == "200 OK"
 
 
 # -- 10: leftovers of killed or blocked builds are cleaned up; permissions are messages -------------------
