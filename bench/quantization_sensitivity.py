@@ -30,7 +30,7 @@ from model.weights import load_checkpoint  # noqa: E402
 
 GROUPS = {   # kernels by role: encoder convs by name, the rest by key (as in SANetTF.named_convs).
     # conv1_1 and the input transform are small enough to stay float32; conv1_2..conv3_1 ship as float16;
-    # conv4_2..conv5_1 use the finer groups (export.PER_CHANNEL_FINE). VGG-19 has conv3_4 and conv4_4 too.
+    # conv4_2..conv5_1 use the finer groups (export.relu5_1_path). VGG-19 has conv3_4 and conv4_4 too.
     "encoder conv3_2 to block 3 end": ("conv3_2", "conv3_3", "conv3_4"),
     "encoder conv4_1": ("conv4_1",),
     "encoder conv4_2..conv5_1": ("conv4_2", "conv4_3", "conv4_4", "conv5_1"),

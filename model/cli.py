@@ -18,6 +18,9 @@ QUANTIZE_CHOICES = ("float16", "uint8", "mixed", "uint8-per-channel")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's start-up chatter is not for CLI users
 
 ROOT = Path(__file__).resolve().parent.parent
+# The TF.js check every export runs and records in its manifest (parity.tfjs_vs_tf): synthetic pictures
+# (tfjs_check.synthetic_image height, width, seed), this many iterations, alpha 1.
+EXPORT_CHECK = {"content": (96, 128, 1), "style": (64, 64, 2), "iterations": 2}
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "checkpoints" / "sanet-vgg16-init.safetensors"
 
 
@@ -158,14 +161,17 @@ def cmd_export(args) -> None:
 
     def tfjs_parity(folder: Path) -> dict:
         """The converted graphs in TF.js (Node), quantization included, against float32 TensorFlow."""
-        content, style = pad_nhwc(synthetic_image(96, 128, 1)), pad_nhwc(synthetic_image(64, 64, 2))
+        content = pad_nhwc(synthetic_image(*EXPORT_CHECK["content"]))
+        style = pad_nhwc(synthetic_image(*EXPORT_CHECK["style"]))
+        iterations = EXPORT_CHECK["iterations"]
         try:
-            outputs, info = run_tfjs(folder, content, style, iterations=2, alpha=1.0)
+            outputs, info = run_tfjs(folder, content, style, iterations=iterations, alpha=1.0)
         except NodeUnavailable as exc:
             return {"tfjs_vs_tf": f"not measured: {exc}"}
-        figures = compare(outputs, tf_reference(tf_model, content, style, iterations=2))
-        return {"tfjs_vs_tf": {"backend": info["backend"], "iterations": 2, **_rounded(figures),
-                               "note": "TF.js graphs (as exported, quantization included) vs float32 TensorFlow"}}
+        figures = compare(outputs, tf_reference(tf_model, content, style, iterations=iterations))
+        return {"tfjs_vs_tf": {"backend": info["backend"], "iterations": iterations, **_rounded(figures),
+                               "case": "cli.EXPORT_CHECK", "note": "TF.js graphs (as exported, quantization "
+                               "included) vs float32 TensorFlow"}}
 
     source = {"file": _display_path(weights), "sha256": _file_sha256(weights)}
     manifest = export_tfjs(tf_model, Path(args.out), name=name, trained=trained, description=description,

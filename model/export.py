@@ -32,24 +32,24 @@ GRAPHS = {
     "decoder": (["t"], ["image"]),
 }
 QUANTIZATIONS = (None, "float16", "uint8", "mixed", "uint8-per-channel")
+DOWNLOAD_BUDGET_BYTES = 24_000_000   # what the shipped export may weigh (VGG-19 in uint8-per-channel: ~23 MB)
 # "mixed": uint8 everywhere except the layers nearest the pixels, whose errors show most directly: the encoder's
 # input transform and first block, and the decoder's last two convs. Patterns match TF.js weight names.
 TAP_SCALES = ["*/relu*_scale/*"]
 MIXED_FLOAT16_ENCODER = ("input", "conv1_1", "conv1_2")
 MIXED_FLOAT16_DECODER_LAST = 2
 # "uint8-per-channel": 8 bits per weight with fine-grained affine ranges, dequantized inside the graph
-# (sanet_tf.Conv.quantize_8bit): the transform's and decoder's kernels get a scale and minimum per output
-# channel; the encoder's, whose errors the attention amplifies most, one per output channel, kernel tap and run
-# of PER_CHANNEL_GROUP input channels (PER_CHANNEL_FINE_GROUP on the relu5_1 path, conv4_2 to conv5_1: the
+# (Dequantize, below): the transform's and decoder's kernels get a scale and minimum per output channel; the
+# encoder's, whose errors the attention amplifies most, one per output channel, kernel tap and run of
+# PER_CHANNEL_GROUP input channels (PER_CHANNEL_FINE_GROUP on the relu5_1 path, the convs after conv4_1: the
 # attention at relu5_1 has the fewest positions, so a flipped choice there costs most; measured with
-# bench/quantization_sensitivity.py, 0.44 MB); its four smallest 3x3 kernels (conv1_2 to conv3_1: 0.55M
+# bench/quantization_sensitivity.py on VGG-16, 0.44 MB); its four smallest 3x3 kernels (conv1_2 to conv3_1: 0.55M
 # weights, whose errors every later layer carries) are float16. The codes are the only uint8 weights (stored
 # exactly); scales, minima and the float16 kernels are float16; biases, the tap scales and kernels under
 # PER_CHANNEL_MIN_SIZE elements (the input transform, conv1_1, the decoder's last conv) stay float32.
 PER_CHANNEL_MIN_SIZE = 4096
 PER_CHANNEL_GROUP = 64
 PER_CHANNEL_FINE_GROUP = 32
-PER_CHANNEL_FINE = ("conv4_2", "conv4_3", "conv5_1")
 PER_CHANNEL_FLOAT16 = ("conv1_2", "conv2_1", "conv2_2", "conv3_1")
 PER_CHANNEL_CODES = ["*/dequantize/codes/*"]
 PER_CHANNEL_PARAMS = ["*/dequantize/kernel_scale/*", "*/dequantize/kernel_min/*"]
@@ -67,6 +67,12 @@ def encoder_keys(encoder: str, names: tuple[str, ...]) -> tuple[str, ...]:
     if missing:
         raise ExportError(f"the {encoder} encoder has no {', '.join(missing)}")
     return tuple(keys[n] for n in names)
+
+
+def relu5_1_path(encoder: str) -> tuple[str, ...]:
+    """The encoder convs after conv4_1, up to conv5_1 (conv4_2, conv4_3[, conv4_4], conv5_1): the finer groups."""
+    convs = [l.name for l in encoder_layers(encoder) if l.kind == "conv"]
+    return tuple(convs[convs.index("conv4_1") + 1:])
 
 
 def mixed_float16_patterns(encoder: str) -> list[str]:
@@ -168,7 +174,7 @@ def per_channel_model(model: SANetTF, float16: tuple[str, ...] | None = None,
     """
     if float16 is None:
         float16 = encoder_keys(model.encoder_name, PER_CHANNEL_FLOAT16)
-    fine = encoder_keys(model.encoder_name, PER_CHANNEL_FINE)
+    fine = encoder_keys(model.encoder_name, relu5_1_path(model.encoder_name))
     copy = SANetTF(model.encoder_name)
     source, target = model.variables, copy.variables
     if [v.shape for v in source] != [v.shape for v in target]:
@@ -228,18 +234,22 @@ def convert_graphs(model: SANetTF, out_dir: Path, quantize: str | None = None,
     for name, (inputs, outputs) in GRAPHS.items():
         _name_signature(out_dir / name / "model.json", functions[name], inputs, outputs)
     if quantize == "uint8-per-channel":
-        _check_per_channel(out_dir)
+        _check_per_channel(out_dir, model)
 
 
-def _check_per_channel(out_dir: Path) -> None:
-    """The converter must have kept the dequantization: codes stored as uint8 with step 1 and minimum 0 (so
-    exactly), and no large weight left in float32 (a kernel folded back, or a float16 pattern that missed)."""
+def _check_per_channel(out_dir: Path, model: SANetTF) -> None:
+    """The converter must have kept the dequantization: one code tensor per 8-bit kernel of `model` (the
+    per_channel_model exported), stored as uint8 with step 1 and minimum 0 (so exactly), and no large weight
+    left in float32 (a kernel folded back, or a float16 pattern that missed)."""
+    quantized = [key for key, conv in model.named_convs().items() if conv.dequantize is not None]
     for name in GRAPHS:
         weights = [w for group in json.loads((out_dir / name / "model.json").read_text())["weightsManifest"]
                    for w in group["weights"]]
         codes = [w for w in weights if (w.get("quantization") or {}).get("dtype") == "uint8"]
-        if not codes:
-            raise ExportError(f"{name}: no per-channel codes in the export (folded by the converter?)")
+        expected = sum(key.startswith(f"{name}.") for key in quantized)
+        if len(codes) != expected:
+            raise ExportError(f"{name}: {len(codes)} per-channel code tensors in the export, expected {expected} "
+                              "(folded by the converter?)")
         for w in codes:
             q = w["quantization"]
             if (q.get("scale"), q.get("min")) != (1.0, 0.0):
@@ -328,7 +338,7 @@ def _manifest(version: str, prefix: str, digests: dict, model: SANetTF, quantize
         manifest["quantization_note"] = (
             "8-bit codes dequantized inside the graph (codes * scale + min): a scale and minimum per output "
             f"channel for the transform and decoder, per output channel, kernel tap and {PER_CHANNEL_GROUP} input "
-            f"channels for the encoder ({PER_CHANNEL_FINE_GROUP} for {_names(PER_CHANNEL_FINE)}); the codes are "
+            f"channels for the encoder ({PER_CHANNEL_FINE_GROUP} for {_names(relu5_1_path(model.encoder_name))}); the codes are "
             "TF.js uint8 weights holding the integers 0..255 exactly, scales and minima are float16; "
             + (f"the encoder's {_names(float16)} kernels are float16; " if float16 else "")
             + f"biases, the encoder's tap scales and the small kernels (under {PER_CHANNEL_MIN_SIZE} elements) "
