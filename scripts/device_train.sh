@@ -2,7 +2,7 @@
 # One bounded training run on the GPU machine, resuming where the last run stopped; and, with --collect,
 # bringing its checkpoint back into the checkout afterwards.
 #
-#   here, once per run: .venv/bin/python -m model.data prepare [--seed N]  # data-local/: JPEGs + the VGG-19 file
+#   here, once per run: .venv/bin/python scripts/prepare_device_run.py [--seed N]  # data-local/: JPEGs + the VGG-19 file
 #   the device call:    command "bash scripts/device_train.sh", carry ["data-local"], timeout_s 600
 #   here, after it:     bash scripts/device_train.sh --collect FILES_AT    # the folder the call's files landed in
 #   then commit $WEIGHTS and $RUN_DIR: the next run, from any clone, resumes from them.
@@ -40,7 +40,7 @@ if [ "${1:-}" = "--collect" ]; then
 fi
 
 for f in "$ENCODER" "$DATA/photos" "$DATA/paintings"; do
-    [ -e "$f" ] || { echo "error: $f is missing: run python -m model.data prepare here and carry data-local" >&2; exit 2; }
+    [ -e "$f" ] || { echo "error: $f is missing: run scripts/prepare_device_run.py here and carry data-local" >&2; exit 2; }
 done
 OUT=${OUT:-runs/device-out}
 mkdir -p "$OUT"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -16,22 +15,8 @@ import torch
 
 from model import background, train
 from model.cpu_memory import keep_freed_memory
-from model.data import CONTENT_DIR, STYLE_DIR, CropSchedule, PairBatches, export_encoder, list_images
+from model.data import CONTENT_DIR, STYLE_DIR, CropSchedule, PairBatches, export_encoder
 from model.weights import read_checkpoint
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    assert SHARED.is_dir(), f"the tests need the training images at {SHARED}"
-    root = tmp_path_factory.mktemp("data")
-    for kind in (CONTENT_DIR, STYLE_DIR):
-        (root / kind).mkdir()
-        for p in list_images(SHARED / kind, "train")[:4] + list_images(SHARED / kind, "held-out")[:4]:
-            shutil.copy(p, root / kind / p.name)
-    return root
-
 
 def test_crop_schedule_is_a_function_of_step(tiny_data):
     schedule = CropSchedule.parse("128, 192@8000,256@16000")

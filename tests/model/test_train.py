@@ -30,18 +30,6 @@ MIB = 2**20
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    """6 training + 4 held-out images of each kind, copied from ../shared/data."""
-    assert SHARED.is_dir(), f"the tests need the training images at {SHARED}"
-    root = tmp_path_factory.mktemp("data")
-    for kind in (CONTENT_DIR, STYLE_DIR):
-        (root / kind).mkdir()
-        for p in list_images(SHARED / kind, "train")[:6] + list_images(SHARED / kind, "held-out")[:4]:
-            shutil.copy(p, root / kind / p.name)
-    return root
-
-
-@pytest.fixture(scope="module")
 def encoder_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("enc") / "vgg16-encoder-fp16.pt"
     size = export_encoder(path, "vgg16")
