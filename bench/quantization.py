@@ -73,12 +73,13 @@ def main() -> None:
 
     model, meta = load_checkpoint(args.weights)
     tf_model = from_torch(model)
-    cases = []
+    cases, sources = [], []
     for index in PAIRS[:args.pairs]:
         c, s, source_i = inputs(args.size, index)
         c, s = pad_nhwc(c), pad_nhwc(s)
         cases.append((c, s, tf_reference(tf_model, c, s, args.iterations)))
-        source = source_i if index == PAIRS[0] else source
+        sources.append(source_i)
+    source = sources[0]                      # the headline pair's description
     content, style, reference = cases[0]
     options = [(q or "float32", q, {}) for q in QUANTIZATIONS if not args.only or (q or "float32") in args.only]
     if args.float16_encoder:

@@ -19,8 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-
 from bench.quantization import PAIRS, inputs  # noqa: E402
 from model.architecture import encoder_layers  # noqa: E402
 from model.export import PER_CHANNEL_MIN_SIZE, encoder_keys, per_channel_model  # noqa: E402
