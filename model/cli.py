@@ -63,17 +63,23 @@ def cmd_stylize(args) -> None:
         raise UserError(f"--iterations must be at least 1, got {args.iterations}")
     if args.max_resolution < 32:
         raise UserError(f"--max-resolution must be at least 32, got {args.max_resolution}")
+    if not 0.0 <= args.mix <= 1.0:
+        raise UserError(f"--mix must be in [0, 1], got {args.mix}")
+    if args.mix < 1.0 and not args.style2:
+        raise UserError("--mix needs --style2, the second style to mix in")
+    style2 = Path(args.style2) if args.style2 else None
     contents = _images_in(Path(args.content))
     styles = [p for s in args.style for p in _images_in(Path(s))]
     pairs = [(c, s) for c in contents for s in styles]
-    targets = _output_targets(Path(args.output), pairs, [*contents, *styles])
+    targets = _output_targets(Path(args.output), pairs, [*contents, *styles, *([style2] if style2 else [])])
     # check every input's header (nothing decoded yet) before the slow work starts
     sizes = {p: image_size(p, "content") for p in contents}
-    for p in styles:
+    for p in styles + ([style2] if style2 else []):
         image_size(p, "style")
     model, _ = _load_model(Path(args.weights), args.vgg)
     to_torch = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None]  # noqa: E731
     style_side = min(STYLE_MAX_RESOLUTION, args.max_resolution)
+    mixed = to_torch(read_image(style2, "style", long_side=style_side)) if style2 and args.mix < 1.0 else None
     loaded = None   # (path, tensor): one content decoded at a time, reduced to about the run's resolution
     for (content, style), target in tqdm(list(zip(pairs, targets)), desc="stylize", unit="image",
                                          disable=len(pairs) == 1):
@@ -83,7 +89,8 @@ def cmd_stylize(args) -> None:
         width, height = sizes[content]
         try:
             result = stylize(model, loaded[1], to_torch(read_image(style, "style", long_side=style_side)),
-                             args.iterations, args.max_resolution, args.alpha, output_size=(height, width))
+                             args.iterations, args.max_resolution, args.alpha, output_size=(height, width),
+                             style2=mixed, mix=args.mix)
         except ValueError as exc:
             raise UserError(f"{content} with {style}: {exc}") from None
         write_image(target, result[0].permute(1, 2, 0).numpy())
@@ -281,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=1)
     p.add_argument("--max-resolution", type=int, default=512, help="long side the content is run at (px)")
     p.add_argument("--alpha", type=float, default=1.0, help="style strength in [0, 1]")
+    p.add_argument("--style2", help="a second style image, mixed into every style by --mix")
+    p.add_argument("--mix", type=float, default=1.0,
+                   help="share of the first style, in [0, 1]: mix * T(c, style) + (1 - mix) * T(c, style2)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="our checkpoint (.safetensors)")
     p.add_argument("--vgg", help="vgg_normalised.pth, for checkpoints with the vgg19-normalised encoder")
     p.set_defaults(run=cmd_stylize)

@@ -28,16 +28,39 @@ def check_side(image: torch.Tensor, what: str) -> None:
 
 
 @torch.no_grad()
+def stylize_mixed_padded(model: SANetModel, content: torch.Tensor, style: torch.Tensor, style2: torch.Tensor,
+                         mix: float, num_iterations: int = 1, alpha: float = 1.0,
+                         content_as_style: torch.Tensor | None = None) -> torch.Tensor:
+    """SANetModel.stylize_padded with a second style mixed in before decoding (the widget's style mixing,
+    static/stylizer/sanet.js): t = alpha * (mix * T(c, s1) + (1 - mix) * T(c, s2)) + (1 - alpha) * T(c, c0)."""
+    s1, s2 = model.encode_for_transform(style), model.encode_for_transform(style2)
+    if alpha < 1.0:
+        cs = model.encode_for_transform(content if content_as_style is None else content_as_style)
+    x = content
+    for _ in range(num_iterations):
+        c4, c5 = model.encode_for_transform(x)
+        t = mix * model.transform(c4, s1[0], c5, s1[1]) + (1.0 - mix) * model.transform(c4, s2[0], c5, s2[1])
+        if alpha < 1.0:
+            t = alpha * t + (1.0 - alpha) * model.transform(c4, cs[0], c5, cs[1])
+        x = model.decoder(t).clamp(0.0, 1.0)
+    return x
+
+
+@torch.no_grad()
 def stylize(model: SANetModel, content: torch.Tensor, style: torch.Tensor, num_iterations: int = 1,
             max_resolution: int = 512, alpha: float = 1.0,
-            output_size: tuple[int, int] | None = None) -> torch.Tensor:
+            output_size: tuple[int, int] | None = None, style2: torch.Tensor | None = None,
+            mix: float = 1.0) -> torch.Tensor:
     """content (1, 3, H, W), style (1, 3, h, w), RGB in [0, 1] -> stylized (1, 3, H, W) in [0, 1].
 
     `output_size` (height, width) is the size the result is mapped back to instead of (H, W): the CLI passes
     the file's size when it decoded the content reduced (images.read_image's long_side).
+    `style2` and `mix`: a second style, fitted like the first, mixed in as mix * T(c, s1) + (1 - mix) * T(c, s2).
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if not 0.0 <= mix <= 1.0:
+        raise ValueError(f"mix must be in [0, 1], got {mix}")
     if num_iterations < 1:
         raise ValueError(f"num_iterations must be at least 1, got {num_iterations}")
     height, width = output_size or content.shape[-2:]
@@ -53,7 +76,14 @@ def stylize(model: SANetModel, content: torch.Tensor, style: torch.Tensor, num_i
         content_as_style = fit_within(content, style_limit)
         check_side(content_as_style, "the content image")
         content_as_style, _ = reflect_pad_to_multiple(content_as_style)
-    out = model.stylize_padded(padded, style_padded, num_iterations, alpha, content_as_style)
+    if style2 is not None and mix < 1.0:
+        style2 = fit_within(style2, style_limit)
+        check_side(style2, "the second style image")
+        style2_padded, _ = reflect_pad_to_multiple(style2)
+        out = stylize_mixed_padded(model, padded, style_padded, style2_padded, mix, num_iterations, alpha,
+                                   content_as_style)
+    else:
+        out = model.stylize_padded(padded, style_padded, num_iterations, alpha, content_as_style)
     out = out[:, :, :h, :w]
     if (h, w) != (height, width):
         out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False, antialias=True)

@@ -57,3 +57,29 @@ export function fallbackAction({ kind, resolution, minResolution = 256, backend,
   }
   return { action: 'give-up' };
 }
+
+/** The most WASM threads asked for: XNNPACK gains little beyond this, and the page keeps a core for itself. */
+export const MAX_WASM_THREADS = 8;
+
+/**
+ * Threads for TF.js's WASM backend: one without cross-origin isolation (no SharedArrayBuffer: the plain SIMD
+ * build loads), else `requested` (the root's data-threads, for benchmarks) or every core up to MAX_WASM_THREADS.
+ * TF.js's own default, hardwareConcurrency / 2 capped at 4, gives one thread on a 2-core machine.
+ */
+export function wasmThreads({ cores = 1, isolated = false, requested = null } = {}) {
+  if (!isolated) return 1;
+  const n = Number.isInteger(requested) && requested > 0 ? requested : Math.min(cores || 1, MAX_WASM_THREADS);
+  return Math.max(1, n);
+}
+
+/**
+ * Whether a preview at `preview` px is worth running before `resolution` (steps from progress.js planRun, with
+ * costs): only when the full run encodes something (a run that only blends kept features and decodes is
+ * already quick) and costs over twice as much as the preview; never when `preview` is 0 or not smaller.
+ */
+export function previewWorthIt({ preview, resolution, previewSteps, fullSteps }) {
+  if (!preview || !previewSteps.length || resolution < preview * 1.25) return false;
+  if (!fullSteps.some((st) => st.stage.startsWith('encode'))) return false;
+  const cost = (steps) => steps.reduce((a, st) => a + (st.cost ?? 1), 0);
+  return cost(fullSteps) > 2 * cost(previewSteps);
+}

@@ -4,7 +4,7 @@ const engines = new Map();
 let nextId = 1;
 
 export class Engine extends EventTarget {
-  constructor(manifestUrl, { vendorUrl, backend = null, warmupResolution = 512 } = {}) {
+  constructor(manifestUrl, { vendorUrl, backend = null, warmupResolution = 512, threads = null } = {}) {
     super();
     this.manifestUrl = manifestUrl;
     this.info = null; // the 'ready' message once loaded
@@ -13,7 +13,7 @@ export class Engine extends EventTarget {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'stylizer' });
     this.worker.onmessage = (e) => this.#onMessage(e.data);
     this.worker.onerror = (e) => this.#fail(`The stylizer engine failed to start: ${e.message || 'worker error'}`);
-    this.worker.postMessage({ type: 'init', manifestUrl, vendorUrl, backend, warmupResolution });
+    this.worker.postMessage({ type: 'init', manifestUrl, vendorUrl, backend, warmupResolution, threads });
   }
 
   #fail(message) {
@@ -28,6 +28,9 @@ export class Engine extends EventTarget {
       case 'plan':
         if (job) job.onProgress({ stage: 'plan', steps: msg.steps });
         break;
+      case 'preview':
+        if (job) job.onProgress({ ...msg, stage: 'preview-ready' });
+        break;
       case 'progress':
         if (job) job.onProgress(msg);
         else this.dispatchEvent(new CustomEvent('progress', { detail: msg }));
@@ -37,7 +40,7 @@ export class Engine extends EventTarget {
         this.dispatchEvent(new CustomEvent('ready', { detail: msg }));
         break;
       case 'backend':
-        this.info = { ...this.info, backend: msg.backend, maxResolution: msg.maxResolution };
+        this.info = { ...this.info, backend: msg.backend, maxResolution: msg.maxResolution, wasm: msg.wasm };
         this.dispatchEvent(new CustomEvent('backend', { detail: msg }));
         break;
       case 'init-error':
@@ -55,11 +58,15 @@ export class Engine extends EventTarget {
     }
   }
 
-  /** Stylize; resolves with {width, height, pixels, resolution, backend, notice, ms} or {cancelled: true}. */
-  run({ content, style, iterations, resolution, alpha }, onProgress = () => {}) {
+  /**
+   * Stylize; resolves with {width, height, pixels, resolution, backend, notice, ms, executions} or {cancelled: true}.
+   * style2 and mix: a second style and the first one's share; preview: px of a quick first picture (0: none),
+   * which arrives through onProgress as {stage: 'preview-ready', width, height, pixels, resolution, ms}.
+   */
+  run({ content, style, style2 = null, mix = 1, iterations, resolution, alpha, preview = 0 }, onProgress = () => {}) {
     const id = nextId++;
     const promise = new Promise((resolve, reject) => this.jobs.set(id, { resolve, reject, onProgress }));
-    this.worker.postMessage({ type: 'run', id, content, style, iterations, resolution, alpha });
+    this.worker.postMessage({ type: 'run', id, content, style, style2, mix, iterations, resolution, alpha, preview });
     return { id, promise, cancel: () => this.worker.postMessage({ type: 'cancel', id }) };
   }
 }

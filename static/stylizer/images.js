@@ -42,3 +42,19 @@ export async function decodeImage(file) {
   }
   return bitmap;
 }
+
+/** A reader-facing message for a failed getUserMedia (by the DOMException's name). Pure. */
+export function cameraMessage(err) {
+  switch (err && err.name) {
+    case 'NotAllowedError': case 'SecurityError': case 'PermissionDeniedError':
+      return 'Camera access was refused. Allow the camera for this page in the browser’s site settings, or choose a photo file instead.';
+    case 'NotFoundError': case 'OverconstrainedError': case 'DevicesNotFoundError':
+      return 'No camera was found on this device. Choose a photo file instead.';
+    case 'NotReadableError': case 'TrackStartError': case 'AbortError':
+      return 'The camera could not be started: another application may be using it. Close it and try again, or choose a photo file.';
+    case 'NotSupportedError':
+      return 'This browser offers no camera to this page (camera access needs a secure https:// page). Choose a photo file instead.';
+    default:
+      return `The camera could not be used (${(err && (err.message || err.name)) || 'unknown error'}). Choose a photo file instead.`;
+  }
+}

@@ -22,7 +22,9 @@ export async function loadManifest(manifestUrl) {
 }
 
 async function download(url, onBytes) {
-  const res = await fetch(url, { credentials: 'same-origin' });
+  // no-store: the verified bytes live in the Cache API below, so neither the HTTP cache nor the site's
+  // service worker (static/sw.js, which copies other responses for offline reloads) keeps a second copy
+  const res = await fetch(url, { credentials: 'same-origin', cache: 'no-store' });
   if (!res.ok) throw new Error(`Could not download ${url} (${res.status})`);
   if (!res.body) { const b = await res.arrayBuffer(); onBytes(b.byteLength); return b; }
   const reader = res.body.getReader();

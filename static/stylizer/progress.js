@@ -59,8 +59,13 @@ export function formatBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-/** The status line for a progress event from the worker. */
+/** The status line for a progress event from the worker (a preview's steps say so). */
 export function describe(ev) {
+  const text = describeStage(ev);
+  return ev.phase === 'preview' ? `Quick preview: ${text}` : text;
+}
+
+function describeStage(ev) {
   switch (ev.stage) {
     case 'manifest': return 'Checking the model…';
     case 'download':

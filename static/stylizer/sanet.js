@@ -18,7 +18,8 @@ import { planSizes, padAmounts } from './sizes.js';
 import { resizeBilinearAA } from './resize.js';
 import { planRun } from './progress.js';
 
-const STYLE_CACHE_SIZE = 4;
+const STYLE_CACHE_SIZE = 6; // a run holds up to 3 (style, second style, content as a style); a preview 3 more
+const FIRST_CACHE_SIZE = 2; // first iterations kept: the full size and the preview's
 
 /** TF.js graph models from verified artifacts (model-store.js loadModel), keyed by graph name. */
 export async function loadGraphs(manifest, artifacts, tf) {
@@ -46,7 +47,7 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
   const { manifest, models } = graphs;
   const G = manifest.graphs;
   const styleCache = new Map(); // `${key}|HxW` -> [s4, s5], least recently used first
-  let first = null;              // the last keyed content's first iteration: {key, c4, c5, t: Map(styleKey -> T)}
+  const firsts = new Map();      // keyed contents' first iterations, `${key}|HxW` -> {c4, c5, t: Map(styleKey -> T)}
   const executions = { encoder: 0, transform: 0, decoder: 0 };
 
   const encode = (x) => {
@@ -102,7 +103,7 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
     const sizes = sizesFor(content, style, o);
     const inputs = styleInputs(content, style, o, sizes);
     const fk = firstKey(content, sizes);
-    const cachedFirst = fk != null && first?.key === fk ? first : null;
+    const cachedFirst = fk != null ? firsts.get(fk) : null;
     return planRun({
       iterations: o.iterations, alpha: o.alpha, mix: mixing(o), output: sizes.output,
       encodeStyles: inputs.filter((s) => !(s.key != null && styleCache.has(s.key))).map((s) => ({ stage: s.stage, size: s.size })),
@@ -130,11 +131,24 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
     return feats;
   }
 
-  function dropFirst() {
-    if (!first) return;
-    first.c4.dispose(); first.c5.dispose();
-    for (const t of first.t.values()) t.dispose();
-    first = null;
+  function dropFirst(key) {
+    const f = firsts.get(key);
+    if (!f) return;
+    firsts.delete(key);
+    f.c4.dispose(); f.c5.dispose();
+    for (const t of f.t.values()) t.dispose();
+  }
+
+  /** The kept first iteration for `key` (most recently used last), or null. */
+  function keptFirst(key) {
+    const f = key != null ? firsts.get(key) : null;
+    if (f) { firsts.delete(key); firsts.set(key, f); }
+    return f || null;
+  }
+
+  function keepFirst(key, f) {
+    firsts.set(key, f);
+    while (firsts.size > FIRST_CACHE_SIZE) dropFirst(firsts.keys().next().value);
   }
 
   /**
@@ -164,20 +178,20 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
     try {
       for (const s of inputs) feats[s.name] = await encodedStyle(s, step);
       const fk = firstKey(content, sizes);
-      if (first && first.key !== fk) dropFirst();
+      for (const key of [...firsts.keys()]) if (!key.startsWith(`${content.key}|`)) dropFirst(key); // another photo
       let x = imageTensor(content, sizes.output[0], sizes.output[1]);
       try {
         for (let k = 1; k <= o.iterations; k++) {
           // The first iteration's features and transforms are kept for a keyed content; later iterations
           // depend on the previous output, hence on every control.
           let c4, c5;
-          let cache = k === 1 ? first : null;
+          let cache = k === 1 ? keptFirst(fk) : null;
           if (cache) ({ c4, c5 } = cache);
           else {
             await step('encode');
             [c4, c5] = encode(x);
             await settle(c4);
-            if (k === 1 && fk != null) cache = first = { key: fk, c4, c5, t: new Map() };
+            if (k === 1 && fk != null) keepFirst(fk, (cache = { c4, c5, t: new Map() }));
           }
           await step('transform');
           const T = {};
@@ -231,7 +245,7 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
   function clearCache() {
     for (const v of styleCache.values()) v.forEach((t) => t.dispose());
     styleCache.clear();
-    dropFirst();
+    for (const key of [...firsts.keys()]) dropFirst(key);
   }
 
   return {

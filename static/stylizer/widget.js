@@ -1,13 +1,16 @@
 // One stylizer widget: builds its accessible UI inside <div class="stylizer" data-model="...">, takes images by
-// file picker, drag and drop, paste or sample gallery, and drives the shared engine (engine.js / worker.js).
-// Public contract (README "Stylizer widget"): data-state, data-backend, named inputs, data-action buttons,
-// data-sample buttons, canvas[data-role=result], [data-role=status].
+// file picker, drag and drop, paste, sample gallery or a camera snapshot, and drives the shared engine
+// (engine.js / worker.js). Public contract (README "Stylizer widget"): data-state, data-backend, data-threads,
+// named inputs, data-action buttons, data-sample buttons, canvas[data-role=result], [data-role=status].
 
 import { engineFor } from './engine.js';
-import { decodeImage, ImageInputError } from './images.js';
+import { decodeImage, ImageInputError, cameraMessage } from './images.js';
 import { describe, loadFraction, runFraction, formatBytes } from './progress.js';
 import { SAMPLES, sampleUrl } from './samples.js';
-import { clampResolution } from './sizes.js';
+import { clampResolution, fitLongSide } from './sizes.js';
+
+/** Long side of the quick first picture shown while a larger resolution runs (root data-preview overrides; 0: none). */
+export const PREVIEW_RESOLUTION = 256;
 
 let widgetCount = 0;
 let keyCount = 0;
@@ -38,9 +41,12 @@ function onDocumentPaste(e) {
   w.paste(files[0], null);
 }
 const SLOTS = {
-  content: { legend: 'Your photo', choose: 'Choose a photo', kind: 'photo' },
-  style: { legend: 'Style image (a painting)', choose: 'Choose a style image', kind: 'style image' },
+  content: { legend: 'Your photo', choose: 'Choose a photo', kind: 'photo', samples: 'content' },
+  style: { legend: 'Style image (a painting)', choose: 'Choose a style image', kind: 'style image', samples: 'style' },
+  style2: { legend: 'Second style, to mix in (optional)', choose: 'Choose a second style image', kind: 'second style image',
+    samples: 'style', optional: true },
 };
+const REQUIRED = ['content', 'style'];
 
 const h = (tag, attrs = {}, ...children) => {
   const el = document.createElement(tag);
@@ -54,15 +60,21 @@ const h = (tag, attrs = {}, ...children) => {
 };
 
 export class Stylizer {
-  constructor(root, { vendorUrl, samplesBase, backend = null } = {}) {
+  constructor(root, { vendorUrl, samplesBase, backend = null, isolation = Promise.resolve('unavailable') } = {}) {
     this.root = root;
     this.n = ++widgetCount;
-    this.images = { content: null, style: null };
+    this.images = { content: null, style: null, style2: null };
     this.job = null;
     this.hasResult = false;
+    this.shown = null; // what the result canvas holds: {kind: 'preview' | 'full', ...}
     this.vendorUrl = vendorUrl;
     this.samplesBase = samplesBase;
     this.backend = backend || root.dataset.forceBackend || null;
+    this.isolation = isolation;
+    const threads = Number(root.dataset.threads);
+    this.threads = Number.isInteger(threads) && threads > 0 ? threads : null;
+    const preview = root.dataset.preview;
+    this.previewResolution = preview == null || preview === '' ? PREVIEW_RESOLUTION : Math.max(0, Number(preview) || 0);
   }
 
   mount() {
@@ -72,15 +84,22 @@ export class Stylizer {
     this.status('Loading the stylizer…');
     const manifestUrl = this.root.dataset.model;
     if (!manifestUrl) { this.#engineFailed('This widget has no data-model attribute naming the model manifest.'); return this; }
-    this.engine = engineFor(manifestUrl, { vendorUrl: this.vendorUrl, backend: this.backend,
+    this.isolation.then((state) => {
+      if (state === 'reloading') { this.status('Turning on multi-threading: the page reloads once…'); return; }
+      this.#startEngine(manifestUrl);
+    });
+    return this;
+  }
+
+  #startEngine(manifestUrl) {
+    this.engine = engineFor(manifestUrl, { vendorUrl: this.vendorUrl, backend: this.backend, threads: this.threads,
       warmupResolution: Number(this.el.resolution.min) });
     if (this.engine.info) this.#engineReady(this.engine.info);
     else if (this.engine.error) this.#engineFailed(this.engine.error);
     this.engine.addEventListener('progress', (e) => this.#loadProgress(e.detail));
     this.engine.addEventListener('ready', (e) => this.#engineReady(e.detail));
     this.engine.addEventListener('init-error', (e) => this.#engineFailed(e.detail.message));
-    this.engine.addEventListener('backend', (e) => this.#showBackend(e.detail.backend));
-    return this;
+    this.engine.addEventListener('backend', (e) => this.#showBackend(e.detail.backend, e.detail.wasm));
   }
 
   setState(s) { this.root.dataset.state = s; }
@@ -98,20 +117,37 @@ export class Stylizer {
     el.notice = h('p', { class: 'stylizer__notice', 'data-role': 'notice', hidden: true });
     const slots = Object.entries(SLOTS).map(([slot, t]) => {
       const input = h('input', { type: 'file', id: id(slot), name: slot, accept: 'image/*', 'aria-describedby': id(`${slot}-err`) });
+      const extra = [];
+      if (slot === 'content') {
+        // a camera snapshot: one frame, taken in this page, never uploaded
+        el.camera = h('button', { type: 'button', class: 'stylizer__camera', 'data-action': 'camera', text: 'Take a photo with the camera' });
+        el.video = h('video', { muted: true, playsinline: true, 'aria-label': 'Camera preview' });
+        el.video.muted = true;
+        el.snap = h('button', { type: 'button', 'data-action': 'snap', text: 'Take the picture' });
+        el.cameraClose = h('button', { type: 'button', 'data-action': 'camera-close', text: 'Close the camera' });
+        el.cameraView = h('div', { class: 'stylizer__camera-view', 'data-role': 'camera', hidden: true }, el.video,
+          h('div', { class: 'stylizer__camera-actions' }, el.snap, el.cameraClose));
+        extra.push(el.camera, el.cameraView);
+      }
+      if (t.optional) {
+        el[`${slot}Clear`] = h('button', { type: 'button', class: 'stylizer__clear', 'data-action': `clear-${slot}`,
+          text: 'Remove the second style', disabled: true });
+        extra.push(el[`${slot}Clear`]);
+      }
       const preview = h('canvas', { class: 'stylizer__preview', 'data-role': `${slot}-preview`, width: 1, height: 1, 'aria-hidden': 'true' });
       const drop = h('div', {
         class: 'stylizer__drop', tabindex: '0', 'data-role': `drop-${slot}`, 'data-slot': slot, role: 'button',
         'aria-label': `${t.legend}: drop an image here, paste one while this is focused, or press Enter to choose a file`,
       }, preview, h('span', { class: 'stylizer__hint', text: 'Drop, paste, or choose an image' }));
       const samples = h('div', { class: 'stylizer__samples', role: 'group', 'aria-label': `Sample ${t.kind}s` },
-        SAMPLES[slot].map((s) => h('button', { type: 'button', class: 'stylizer__sample', 'data-sample': slot,
+        SAMPLES[t.samples].map((s) => h('button', { type: 'button', class: 'stylizer__sample', 'data-sample': slot,
           'data-file': s.file, 'aria-label': `Use sample ${t.kind}: ${s.label}`, title: s.label },
         h('img', { src: sampleUrl(s.file, this.samplesBase), alt: '', loading: 'lazy', width: 64, height: 48 }))));
       const err = h('p', { class: 'stylizer__error', id: id(`${slot}-err`), 'data-role': 'error', 'data-slot': slot, role: 'alert', hidden: true });
       el[slot] = input; el[`${slot}Preview`] = preview; el[`${slot}Drop`] = drop; el[`${slot}Error`] = err;
       return h('fieldset', { class: 'stylizer__slot', 'data-slot': slot },
         h('legend', { text: t.legend }), drop,
-        h('label', { for: id(slot), class: 'stylizer__choose', text: `${t.choose}:` }), input,
+        h('label', { for: id(slot), class: 'stylizer__choose', text: `${t.choose}:` }), input, ...extra,
         h('p', { class: 'stylizer__label', text: 'Or a sample:' }), samples, err);
     });
     const range = (name, label, attrs, fmt) => {
@@ -126,7 +162,9 @@ export class Stylizer {
     const controls = h('div', { class: 'stylizer__controls' },
       range('iterations', 'Iterations', { min: 1, max: 4, step: 1, value: 1 }, (v) => `${v}`),
       range('resolution', 'Resolution (long side)', { min: 256, max: 1024, step: 32, value: 512 }, (v) => `${v} px`),
-      range('alpha', 'Style strength', { min: 0, max: 1, step: 0.05, value: 1 }, (v) => Number(v).toFixed(2)));
+      range('alpha', 'Style strength', { min: 0, max: 1, step: 0.05, value: 1 }, (v) => Number(v).toFixed(2)),
+      range('mix', 'Mix: first style / second style', { min: 0, max: 1, step: 0.05, value: 0.5, disabled: true },
+        (v) => `${Math.round(v * 100)} / ${100 - Math.round(v * 100)}`));
     el.stylize = h('button', { type: 'button', class: 'stylizer__go', 'data-action': 'stylize', text: 'Stylize', disabled: true });
     el.cancel = h('button', { type: 'button', 'data-action': 'cancel', text: 'Cancel', disabled: true });
     el.download = h('button', { type: 'button', 'data-action': 'download', text: 'Download PNG', disabled: true });
@@ -180,6 +218,10 @@ export class Stylizer {
       const b = e.target.closest('[data-sample]');
       if (b && this.root.contains(b)) this.useSample(b.dataset.sample, b.dataset.file);
     });
+    el.camera.addEventListener('click', () => this.openCamera());
+    el.snap.addEventListener('click', () => this.snapshot());
+    el.cameraClose.addEventListener('click', () => this.closeCamera());
+    el.style2Clear.addEventListener('click', () => this.clearImage('style2'));
     el.stylize.addEventListener('click', () => this.stylize());
     el.cancel.addEventListener('click', () => this.cancel());
     el.download.addEventListener('click', () => this.download());
@@ -214,7 +256,7 @@ export class Stylizer {
     return this.setImage(slot || (this.images.content && !this.images.style ? 'style' : 'content'), file);
   }
 
-  /** Take a File/Blob for `slot` ('content' or 'style'): decode, preview, or show an inline error. */
+  /** Take a File/Blob for `slot` ('content', 'style' or 'style2'): decode, preview, or show an inline error. */
   async setImage(slot, file) {
     try {
       const bitmap = await decodeImage(file);
@@ -223,15 +265,72 @@ export class Stylizer {
       this.images[slot] = { bitmap, key: `w${this.n}-${slot}-${++keyCount}`, name: file.name || 'pasted image' };
       this.#slotError(slot, '');
       this.#drawPreview(slot, bitmap);
-      const other = slot === 'content' ? 'style' : 'content';
-      this.status(this.images[other]
-        ? `Ready to stylize ${bitmap.width}×${bitmap.height} ${SLOTS[slot].kind}.`
-        : `Got the ${SLOTS[slot].kind} (${bitmap.width}×${bitmap.height}); now choose the ${SLOTS[other].kind}.`);
+      if (slot === 'style2') { this.el.mix.disabled = false; this.el.style2Clear.disabled = false; }
+      const missing = REQUIRED.find((s) => !this.images[s]);
+      this.status(missing
+        ? `Got the ${SLOTS[slot].kind} (${bitmap.width}×${bitmap.height}); now choose the ${SLOTS[missing].kind}.`
+        : `Ready to stylize ${bitmap.width}×${bitmap.height} ${SLOTS[slot].kind}.`);
     } catch (e) {
       this.#slotError(slot, e instanceof ImageInputError ? e.message : `That file could not be used: ${e.message}`);
     } finally {
       if (this.el[slot].value) this.el[slot].value = ''; // choosing the same file again fires change again
     }
+  }
+
+  /** Forget the image in an optional slot (the second style). */
+  clearImage(slot) {
+    const old = this.images[slot];
+    if (!old) return;
+    old.bitmap.close();
+    this.images[slot] = null;
+    this.el[`${slot}Drop`].classList.remove('has-image');
+    if (slot === 'style2') { this.el.mix.disabled = true; this.el.style2Clear.disabled = true; }
+    this.status('Removed the second style.');
+  }
+
+  // ------------------------------------------------------------------ camera
+  /** Open the camera (getUserMedia) and show its live picture; snapshot() takes one frame as the photo. */
+  async openCamera() {
+    if (this.stream) return;
+    const md = navigator.mediaDevices;
+    if (!md || !md.getUserMedia) {
+      this.#slotError('content', cameraMessage({ name: 'NotSupportedError' }));
+      return;
+    }
+    this.status('Asking for the camera…');
+    try {
+      this.stream = await md.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 960 } }, audio: false });
+    } catch (e) {
+      this.#slotError('content', cameraMessage(e));
+      return;
+    }
+    const el = this.el;
+    el.video.srcObject = this.stream;
+    el.cameraView.hidden = false;
+    try { await el.video.play(); } catch { /* muted video: play() only fails if the stream ended */ }
+    this.#slotError('content', '');
+    this.status('Camera on: press “Take the picture”.');
+    el.snap.focus();
+  }
+
+  /** One frame of the camera as the photo; the camera is then turned off. */
+  async snapshot() {
+    const v = this.el.video;
+    if (!this.stream || !v.videoWidth) return;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    c.getContext('2d').drawImage(v, 0, 0);
+    this.closeCamera();
+    const blob = await new Promise((resolve) => c.toBlob(resolve, 'image/png'));
+    await this.setImage('content', new File([blob], 'camera snapshot.png', { type: 'image/png' }));
+  }
+
+  closeCamera() {
+    if (this.stream) for (const track of this.stream.getTracks()) track.stop();
+    this.stream = null;
+    this.el.video.srcObject = null;
+    this.el.cameraView.hidden = true;
   }
 
   #drawPreview(slot, bitmap) {
@@ -253,7 +352,7 @@ export class Stylizer {
   #engineReady(info) {
     if (this.ready) return;
     this.ready = true;
-    this.#showBackend(info.backend);
+    this.#showBackend(info.backend, info.wasm, info.crossOriginIsolated);
     const el = this.el;
     el.resolution.max = info.maxResolution;
     el.resolution.value = clampResolution(el.resolution.value, { max: info.maxResolution });
@@ -273,10 +372,19 @@ export class Stylizer {
     this.status(`Ready (${dl}). Choose a photo and a style, then press Stylize.`);
   }
 
-  #showBackend(name) {
+  #showBackend(name, wasm = null, isolated = this.engine?.info?.crossOriginIsolated) {
     this.root.dataset.backend = name;
     const label = { wasm: 'WebAssembly (CPU)', webgl: 'WebGL (GPU)', webgpu: 'WebGPU (GPU)', cpu: 'plain JavaScript (slow)' }[name] || name;
-    this.el.backend.textContent = `Engine: ${label}, chosen by a speed test on this device.`;
+    let threads = '';
+    if (name === 'wasm' && wasm) {
+      this.root.dataset.threads = wasm.threads;
+      threads = `, ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}` +
+        (wasm.threads === 1 && !isolated ? ' (this page is not cross-origin isolated)' : '');
+    } else {
+      delete this.root.dataset.threads;
+    }
+    this.el.backend.textContent = `Engine: ${label}${threads}, chosen by a speed test on this device.`;
+    if (wasm) this.el.backend.dataset.wasm = wasm.binary || '';
   }
 
   #engineFailed(message) {
@@ -291,16 +399,17 @@ export class Stylizer {
       iterations: Math.min(4, Math.max(1, Math.round(Number(el.iterations.value)))),
       resolution: clampResolution(el.resolution.value, { max: Number(el.resolution.max) }),
       alpha: Math.min(1, Math.max(0, Number(el.alpha.value))),
+      mix: this.images.style2 ? Math.min(1, Math.max(0, Number(el.mix.value))) : 1,
     };
   }
 
   async stylize() {
     if (this.job || !this.ready) return;
-    for (const slot of ['content', 'style']) {
+    for (const slot of REQUIRED) {
       if (!this.images[slot]) { this.#slotError(slot, `Choose a ${SLOTS[slot].kind} first.`); this.el[slot].focus(); return; }
     }
     const p = this.params();
-    const { content, style } = this.images;
+    const { content, style, style2 } = this.images;
     const el = this.el;
     this.setState('running');
     el.stylize.disabled = true;
@@ -308,24 +417,29 @@ export class Stylizer {
     el.progress.value = 0;
     this.status('Starting…');
     let steps = [];
+    const image = (img) => img && { key: img.key, bitmap: img.bitmap };
     const job = this.engine.run({
-      content: { key: content.key, bitmap: content.bitmap }, style: { key: style.key, bitmap: style.bitmap }, ...p,
+      content: image(content), style: image(style), style2: image(style2), ...p, preview: this.previewResolution,
     }, (ev) => {
       if (ev.stage === 'fallback') { this.status(ev.message); return; }
-      if (ev.stage === 'plan') { steps = ev.steps; return; } // the worker's plan, knowing what it has kept
-      el.progress.value = runFraction(steps, ev.index ?? 0);
+      if (ev.stage === 'plan') { steps = ev.steps; return; } // the worker's plan (preview and full), knowing its caches
+      if (ev.stage === 'preview-ready') { this.#showPicture(ev, content.bitmap, p, 'preview'); return; }
+      el.progress.value = Math.max(el.progress.value, runFraction(steps, ev.index ?? 0));
       this.status(describe(ev));
     });
     this.job = job;
     try {
       const r = await job.promise;
       if (r.cancelled) {
+        const preview = this.shown?.kind === 'preview';
+        if (preview && this.lastFull) this.#restore(this.lastFull);
         this.setState(this.hasResult ? 'done' : 'ready');
-        this.status('Cancelled.');
+        this.status(preview && !this.lastFull ? 'Cancelled: only the preview was made.' : 'Cancelled.');
+        if (preview && !this.lastFull) el.caption.textContent = `Preview only (${this.shown.width}×${this.shown.height} px): cancelled before the full resolution.`;
         el.progress.value = 0;
         return;
       }
-      this.#showResult(r, content.bitmap, p);
+      this.#showPicture(r, content.bitmap, p, 'full');
     } catch (e) {
       this.setState('error');
       this.status(e.message);
@@ -336,27 +450,58 @@ export class Stylizer {
     }
   }
 
-  #showResult(r, contentBitmap, p) {
+  /** Draw a result (kind 'full') or the quick preview of one (kind 'preview') with its before/after photo. */
+  #showPicture(r, contentBitmap, p, kind) {
     const el = this.el;
-    this.lastResult = { width: r.width, height: r.height, ms: r.ms, backend: r.backend, tensors: r.tensors };
+    const image = new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height);
     el.result.width = r.width;
     el.result.height = r.height;
-    el.result.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(r.pixels), r.width, r.height), 0, 0);
+    el.result.getContext('2d').putImageData(image, 0, 0);
+    el.result.dataset.kind = kind;
     el.before.width = r.width;
     el.before.height = r.height;
     const bctx = el.before.getContext('2d');
     bctx.imageSmoothingQuality = 'high';
     bctx.drawImage(contentBitmap, 0, 0, r.width, r.height);
     el.figure.hidden = false;
+    const mixed = this.images.style2 && p.mix < 1 ? `, styles mixed ${Math.round(p.mix * 100)} / ${100 - Math.round(p.mix * 100)}` : '';
+    const secs = (r.ms / 1000).toFixed(1);
+    if (kind === 'preview') {
+      // shown at the size the full result will have, so the page does not jump when it arrives
+      const [fh, fw] = fitLongSide(contentBitmap.height, contentBitmap.width, p.resolution);
+      el.result.style.width = `${fw}px`;
+      el.download.disabled = true;
+      el.caption.textContent = `Preview at ${r.width}×${r.height} px (${secs} s); the ${fw}×${fh} px result is on its way…`;
+      this.shown = { kind, width: r.width, height: r.height };
+      return;
+    }
+    el.result.style.width = '';
     el.download.disabled = false;
     el.progress.value = 1;
     this.hasResult = true;
     if (r.resolution !== p.resolution) { el.resolution.value = r.resolution; el.resolutionShow(); }
-    const secs = (r.ms / 1000).toFixed(1);
     el.caption.textContent = `${r.width}×${r.height} px, ${p.iterations} iteration${p.iterations > 1 ? 's' : ''}, ` +
-      `style strength ${p.alpha.toFixed(2)}, ${secs} s on ${r.backend}.`;
+      `style strength ${p.alpha.toFixed(2)}${mixed}, ${secs} s on ${r.backend}.`;
+    this.lastResult = { width: r.width, height: r.height, ms: r.ms, backend: r.backend, tensors: r.tensors, executions: r.executions };
+    this.shown = { kind, width: r.width, height: r.height };
+    this.lastFull = { image, before: bctx.getImageData(0, 0, r.width, r.height), caption: el.caption.textContent };
     this.setState('done');
     this.status(`Done: ${r.width}×${r.height} in ${secs} s.${r.notice ? ' ' + r.notice : ''}`);
+  }
+
+  /** Put a kept full result back on the canvases (after a cancelled run that had drawn its preview). */
+  #restore(full) {
+    const el = this.el;
+    for (const [canvas, data] of [[el.result, full.image], [el.before, full.before]]) {
+      canvas.width = data.width;
+      canvas.height = data.height;
+      canvas.getContext('2d').putImageData(data, 0, 0);
+    }
+    el.result.dataset.kind = 'full';
+    el.result.style.width = '';
+    el.caption.textContent = full.caption;
+    el.download.disabled = false;
+    this.shown = { kind: 'full', width: full.image.width, height: full.image.height };
   }
 
   cancel() {
@@ -368,7 +513,7 @@ export class Stylizer {
 
   download() {
     const c = this.el.result;
-    if (!this.hasResult) return;
+    if (!this.hasResult || this.shown?.kind !== 'full') return;
     c.toBlob((blob) => {
       const a = h('a', { href: URL.createObjectURL(blob), download: `stylized-${c.width}x${c.height}.png` });
       document.body.append(a);

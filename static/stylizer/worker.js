@@ -5,25 +5,27 @@
 
 import { maxResolutionFor, ImageSizeError } from './sizes.js';
 import { rgbaToRgbFloat, rgbFloatToRgba } from './resize.js';
-import { candidateBackends, chooseBackend, closeEnough, classifyError, fallbackAction } from './backend.js';
+import { candidateBackends, chooseBackend, closeEnough, classifyError, fallbackAction, wasmThreads, previewWorthIt } from './backend.js';
 import { loadModel } from './model-store.js';
 import { createStylizer, loadGraphs, StylizeAborted } from './sanet.js';
 
 let tf = null;
 const S = {
-  manifest: null, artifacts: null, stylizer: null, backend: null, ranking: [], selftest: [],
+  manifest: null, artifacts: null, stylizer: null, backend: null, ranking: [], selftest: [], threads: 1,
   maxResolution: 1024, lost: null, pixelCache: new Map(), queue: [], current: null, ready: null,
 };
-const PIXEL_CACHE_SIZE = 4; // decoded images (float RGB, up to 2048 px): content + style of the last two choices
+const PIXEL_CACHE_SIZE = 6; // decoded images (float RGB, up to 2048 px): content and styles of the last two choices
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 const now = () => performance.now();
 
-async function loadTf(vendorUrl) {
+async function loadTf(vendorUrl, threads) {
   if (tf) return tf;
   await import(new URL('tf.min.js', vendorUrl).href); // UMD: sets globalThis.tf
   await import(new URL('tf-backend-wasm.min.js', vendorUrl).href);
   tf = globalThis.tf;
   tf.wasm.setWasmPaths(vendorUrl);
+  tf.wasm.setThreadsCount(threads); // before the backend starts (see startBackend)
+  S.threads = threads;
   if (await hasWebGPUAdapter()) {
     try { await import(new URL('tf-backend-webgpu.min.js', vendorUrl).href); } catch { /* no webgpu */ }
   }
@@ -33,6 +35,29 @@ async function loadTf(vendorUrl) {
 
 async function hasWebGPUAdapter() {
   try { return !!(self.navigator.gpu && (await self.navigator.gpu.requestAdapter())); } catch { return false; }
+}
+
+/**
+ * tf.setBackend(name), with the WASM thread cap lifted. TF.js 4.22's threaded build caps its pool at
+ * navigator.hardwareConcurrency / 2 (it assumes two hardware threads per core) whatever setThreadsCount asks:
+ * one thread on a 2-core machine, which is why cross-origin isolation alone changed nothing. While the WASM
+ * module starts (the cap is read once then), this worker's navigator reports twice the threads wanted.
+ */
+async function startBackend(name) {
+  const lift = name === 'wasm' && S.threads > 1 && !tf.engine().registry.wasm;
+  if (lift) Object.defineProperty(self.navigator, 'hardwareConcurrency', { configurable: true, get: () => 2 * S.threads });
+  try {
+    return await tf.setBackend(name);
+  } finally {
+    if (lift) delete self.navigator.hardwareConcurrency;
+  }
+}
+
+/** Which WASM build runs and on how many threads (null before the WASM backend has started). */
+function wasmInfo() {
+  if (!tf.engine().registry.wasm) return null;
+  const files = performance.getEntriesByType('resource').map((e) => e.name).filter((n) => /\.wasm($|\?)/.test(n));
+  return { binary: files.length ? files.at(-1).split('/').pop().split('?')[0] : null, threads: tf.wasm.getThreadsCount() };
 }
 
 // ---------------------------------------------------------------- backend self-test
@@ -63,7 +88,7 @@ const COMPILE_RATIO = 10;
 async function timeBackend(name, reference, bestSoFar = Infinity) {
   const t0 = now();
   try {
-    if (!(await tf.setBackend(name))) return { backend: name, ok: false, error: 'not available' };
+    if (!(await startBackend(name))) return { backend: name, ok: false, error: 'not available' };
     await tf.ready();
     // Correctness at a small size against the reference computed on the plain JS backend.
     const small = selftestInputs(16, 8);
@@ -132,7 +157,7 @@ function releaseUnusedBackends(keep) {
 async function useBackend(name) {
   if (S.stylizer) S.stylizer.dispose();
   S.stylizer = null;
-  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to start`);
+  if (!(await startBackend(name))) throw new Error(`backend ${name} failed to start`);
   await tf.ready();
   watchContext(name);
   post({ type: 'progress', stage: 'compile', backend: name });
@@ -198,15 +223,57 @@ function pixelsOf(img) {
   return pix;
 }
 
-/** One stylization at one resolution on the current backend: {width, height, pixels (RGBA bytes), ms}. */
-async function stylizeOnce(job, resolution) {
+/** A job's images and controls, as the stylizer core takes them. */
+function inputsOf(job) {
   const p = job.params;
-  const o = { iterations: p.iterations, resolution, alpha: p.alpha };
-  const content = pixelsOf(p.content);
-  const style = pixelsOf(p.style);
-  post({ type: 'plan', id: job.id, steps: S.stylizer.plan(content, style, o) });
-  const r = await S.stylizer.stylize(content, style, o, { onStage: job.progress, signal: job.controller.signal });
-  return { width: r.width, height: r.height, pixels: rgbFloatToRgba(r.rgb), ms: r.ms };
+  const style2 = p.style2 ? pixelsOf(p.style2) : null;
+  return {
+    content: pixelsOf(p.content), style: pixelsOf(p.style),
+    options: (resolution) => ({ iterations: p.iterations, resolution, alpha: p.alpha, style2, mix: style2 ? p.mix : 1 }),
+  };
+}
+
+const tagged = (steps, phase) => steps.map((st) => ({ ...st, phase }));
+
+/** One stylization at one resolution on the current backend: {width, height, pixels (RGBA bytes), ms, executions}. */
+async function stylizeOnce(job, resolution, { phase = 'full', offset = 0 } = {}) {
+  const { content, style, options } = inputsOf(job);
+  const r = await S.stylizer.stylize(content, style, options(resolution), {
+    signal: job.controller.signal,
+    onStage: (st) => job.progress({ ...st, phase, index: offset + st.index }),
+  });
+  return { width: r.width, height: r.height, pixels: rgbFloatToRgba(r.rgb), ms: r.ms, executions: r.executions };
+}
+
+/**
+ * The quick look: the same controls at the preview size, shown while the full resolution runs, when the full
+ * run costs much more (a kept first iteration makes a strength change cheap: no preview then). Returns whether
+ * the job goes on; a failed preview is simply skipped.
+ */
+async function preview(job, resolution) {
+  const small = job.params.preview;
+  const { content, style, options } = inputsOf(job);
+  const full = S.stylizer.plan(content, style, options(resolution)); // too thin at full size: the job's error
+  let quick = [];
+  try {
+    if (small) quick = S.stylizer.plan(content, style, options(small));
+  } catch (e) {
+    if (!(e instanceof ImageSizeError)) throw e; // too thin at the preview size only: no preview
+  }
+  if (!previewWorthIt({ preview: small, resolution, previewSteps: quick, fullSteps: full })) {
+    post({ type: 'plan', id: job.id, steps: tagged(full, 'full') });
+    return 0;
+  }
+  post({ type: 'plan', id: job.id, steps: [...tagged(quick, 'preview'), ...tagged(full, 'full')] });
+  try {
+    const r = await stylizeOnce(job, small, { phase: 'preview' });
+    post({ type: 'preview', id: job.id, width: r.width, height: r.height, pixels: r.pixels.buffer, resolution: small,
+      ms: r.ms }, [r.pixels.buffer]);
+  } catch (e) {
+    if (e instanceof StylizeAborted) throw e;
+    S.stylizer.clearCache(); // e.g. out of memory: the full run meets it too, and falls back
+  }
+  return quick.length;
 }
 
 // ---------------------------------------------------------------- jobs
@@ -219,11 +286,20 @@ async function runJob(job) {
   const notices = [];
   if (resolution < job.params.resolution) notices.push(`${job.params.resolution} px is more than this device offers; used ${resolution} px.`);
   const tried = [];
+  let offset;
+  try {
+    offset = await preview(job, resolution);
+  } catch (e) {
+    if (e instanceof StylizeAborted) post({ type: 'cancelled', id: job.id });
+    else post({ type: 'error', id: job.id, kind: 'input', message: e.message });
+    return;
+  }
   for (;;) {
     try {
-      const r = await stylizeOnce(job, resolution);
+      const r = await stylizeOnce(job, resolution, { offset });
       post({ type: 'result', id: job.id, width: r.width, height: r.height, pixels: r.pixels.buffer, resolution,
-        backend: S.backend, ms: r.ms, notice: notices.join(' '), tensors: tf.memory().numTensors }, [r.pixels.buffer]);
+        backend: S.backend, ms: r.ms, executions: r.executions, notice: notices.join(' '),
+        tensors: tf.memory().numTensors }, [r.pixels.buffer]);
       return;
     } catch (e) {
       if (e instanceof StylizeAborted) { post({ type: 'cancelled', id: job.id }); return; }
@@ -240,7 +316,7 @@ async function runJob(job) {
         notices.push(`The ${S.backend} engine ${why}; switched to ${next.backend}.`);
         try {
           await useBackend(next.backend);
-          post({ type: 'backend', backend: S.backend, maxResolution: S.maxResolution });
+          post({ type: 'backend', backend: S.backend, maxResolution: S.maxResolution, wasm: wasmInfo() });
         } catch (e2) {
           post({ type: 'error', id: job.id, kind: 'engine', message: `Stylizing failed: ${e2.message || e2}` });
           return;
@@ -250,6 +326,9 @@ async function runJob(job) {
         return;
       }
       post({ type: 'progress', id: job.id, stage: 'fallback', message: notices[notices.length - 1] });
+      const { content, style, options } = inputsOf(job);
+      post({ type: 'plan', id: job.id, steps: tagged(S.stylizer.plan(content, style, options(resolution)), 'full') });
+      offset = 0;
     }
   }
 }
@@ -274,7 +353,8 @@ async function init(msg) {
   const timings = {};
   let t = now();
   // TF.js and the model download in parallel; the self-test needs only TF.js.
-  const tfLoaded = loadTf(msg.vendorUrl).then(() => { timings.tfMs = now() - t; });
+  const threads = wasmThreads({ cores: self.navigator.hardwareConcurrency, isolated: !!self.crossOriginIsolated, requested: msg.threads });
+  const tfLoaded = loadTf(msg.vendorUrl, threads).then(() => { timings.tfMs = now() - t; });
   const modelLoaded = loadModel(msg.manifestUrl, (ev) => post({ type: 'progress', ...ev }))
     .then((r) => { timings.downloadMs = now() - t; return r; });
   modelLoaded.catch(() => {}); // reported below; keep an early failure from going unhandled meanwhile
@@ -298,7 +378,7 @@ async function init(msg) {
   post({
     type: 'ready', backend: S.backend, ranking, selftest: results, maxResolution: S.maxResolution, timings, stats,
     manifest: { name: manifest.name, version: manifest.version, trained: !!manifest.trained, description: manifest.description || '' },
-    crossOriginIsolated: !!self.crossOriginIsolated,
+    crossOriginIsolated: !!self.crossOriginIsolated, wasm: wasmInfo(),
   });
 }
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.sitekit import (CASES, PY, ROOT, STATIC, build_site, builder_available, find_article, hand_made_site,
+from tests.browser.sitekit import (CASES, CONTENT_SIZE, PY, ROOT, STATIC, STYLE2_SIZE, STYLE_SIZE, build_site, find_article,
                                    pattern, write_test_page)
 from tests.conftest import serve_directory
 
@@ -21,17 +21,19 @@ DEFAULT_CKPT = ROOT / "model" / "checkpoints" / "sanet-vgg16-init.safetensors"
 
 @pytest.fixture(scope="session")
 def parity(tmp_path_factory):
-    """A float32 TF.js export and TensorFlow's outputs for our own test images, from the same weights."""
+    """A float32 TF.js export and Python's outputs for our own test images, from the same weights."""
     d = tmp_path_factory.mktemp("parity")
-    content, style = d / "content.png", d / "style.png"
-    Image.fromarray(pattern(192, 256, seed=1)).save(content)
-    Image.fromarray(pattern(300, 300, seed=2)).save(style)   # downscaled to 256 in both pipelines
+    content, style, style2 = d / "content.png", d / "style.png", d / "style2.png"
+    Image.fromarray(pattern(*CONTENT_SIZE, seed=1)).save(content)
+    Image.fromarray(pattern(*STYLE_SIZE, seed=2)).save(style)
+    Image.fromarray(pattern(*STYLE2_SIZE, seed=3)).save(style2)
     cmd = [PY, str(HERE / "reference.py"), "--out", str(d / "model"), "--weights", str(DEFAULT_CKPT)]
-    for name, (it, res, alpha) in CASES.items():
-        cmd += ["--case", name, str(content), str(style), str(it), str(res), str(alpha)]
+    for name, (it, res, alpha, mix) in CASES.items():
+        cmd += ["--case", name, str(content), str(style), str(style2) if mix is not None else "-", str(it), str(res),
+                str(alpha), str(mix if mix is not None else 1)]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    return SimpleNamespace(dir=d, model=d / "model", content=content, style=style,
+    return SimpleNamespace(dir=d, model=d / "model", content=content, style=style, style2=style2,
                            refs={n: np.load(d / f"{n}.npy") for n in CASES})
 
 
@@ -52,24 +54,30 @@ def shipped_model(tmp_path_factory):
     return out
 
 
+class ServedSite(SimpleNamespace):
+    """The built site on localhost: base URL, requests seen by the server, output folder, test page URLs."""
+
+    @property
+    def article(self) -> str:
+        """URL of the article; fails (the test, not the session) when no built page embeds the stylizer."""
+        assert self.article_path is not None, (
+            "no page of the built site embeds the stylizer (<div class=\"stylizer\" ...>): the article lost "
+            "its {% include stylizer.html %} or templates/stylizer.html broke")
+        return self.base + self.article_path.relative_to(self.root).as_posix()
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory, shipped_model):
-    """The site served under /repo/ on localhost: built by site_builder when it is there, plus test pages."""
+    """The real site, built by site_builder and served under /repo/ on localhost, plus test pages."""
     out = tmp_path_factory.mktemp("site") / "out"
     with serve_directory(out, "/repo/") as (base, requests):
-        if builder_available():
-            build_site(out, base)
-            if shipped_model != STATIC / "model":
-                shutil.rmtree(out / "model", ignore_errors=True)
-                shutil.copytree(shipped_model, out / "model")
-        else:  # until the builder lands: the same layout by hand
-            hand_made_site(out, shipped_model)
+        build_site(out, base)
+        if shipped_model != STATIC / "model":
+            shutil.rmtree(out / "model", ignore_errors=True)
+            shutil.copytree(shipped_model, out / "model")
         article = find_article(out)
-        if article is None:
-            article = out / write_test_page(out, "article.html", "model/manifest.json")
         write_test_page(out, "widgets.html", "model/manifest.json", widgets=2)
-        yield SimpleNamespace(base=base, requests=requests, root=out,
-                              article=base + article.relative_to(out).as_posix(), widgets=base + "widgets.html")
+        yield ServedSite(base=base, requests=requests, root=out, article_path=article, widgets=base + "widgets.html")
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,10 @@ def webgl_page(site):
 def engine_worker(page):
     """The stylizer's Web Worker (TF.js lives there as the global `tf`)."""
     page.wait_for_function("document.querySelector('.stylizer').dataset.state !== 'loading'", timeout=120_000)
-    (worker,) = [w for w in page.workers if w.evaluate("typeof tf") == "object"]
+    # by URL: the WASM backend's thread pool runs in blob: workers that sit blocked in Atomics.wait, so an
+    # evaluate() there would never return
+    (worker,) = [w for w in page.workers if w.url.split("?")[0].endswith("/worker.js")]
+    assert worker.evaluate("typeof tf") == "object"
     return worker
 
 

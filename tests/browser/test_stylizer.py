@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.sitekit import CASES, jpeg_with_orientation, pattern, png_bytes, psnr
+from tests.browser.sitekit import CASES, CONTENT_SIZE, jpeg_with_orientation, pattern, png_bytes, psnr
 
 READY_MS = 300_000
 RUN_MS = 300_000
@@ -45,7 +45,7 @@ def widget(page, nth=0):
     return page.locator(".stylizer").nth(nth)
 
 
-def pick_samples(page, content="coffee.jpg", style="swirls.jpg", nth=0):
+def pick_samples(page, content="coffee.jpg", style="starry-night.jpg", nth=0):
     w = widget(page, nth)
     w.locator(f'[data-sample=content][data-file="{content}"]').click()
     w.locator(f'[data-sample=style][data-file="{style}"]').click()
@@ -90,7 +90,7 @@ def test_article_samples_controls_download(browser, site):
         manifest = json.loads((site.root / "model" / "manifest.json").read_text())
         assert root.locator("[data-role=notice]").is_visible() == (not manifest["trained"])
 
-        pick_samples(page, "coffee.jpg", "swirls.jpg")
+        pick_samples(page, "coffee.jpg", "starry-night.jpg")
         h0, w0 = image_size(site, "coffee.jpg")
         set_control(page, "resolution", 256)
         stylize(page)
@@ -135,9 +135,17 @@ def test_article_samples_controls_download(browser, site):
         ctx.close()
 
 
+# PSNR of the widget against Python on these cases, measured (float32 export of the init checkpoint, headless
+# Chromium on WASM; the test prints it): 76.2, 62.9 and 78.3 dB, i.e. differences of 8-bit rounding. Each bar
+# sits about 5 dB below; zero instead of reflection padding measures 19.7 dB on the first case.
+PSNR_BAR_DB = {"one_iteration": 70, "two_iterations_half_alpha": 58, "two_styles_mixed": 72}
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_uploads_match_python_tensorflow(browser, site, parity, parity_page, case):
-    iterations, resolution, alpha = CASES[case]
+def test_uploads_match_python(browser, site, parity, parity_page, case):
+    """The widget against Python on images it must resize and pad: TensorFlow's serving function for one style,
+    the PyTorch pipeline (what `python -m model stylize --style2 --mix` runs) for two mixed styles."""
+    iterations, resolution, alpha, mix = CASES[case]
     ctx, page = open_page(browser, parity_page)
     seen = []
     ctx.on("request", lambda r: seen.append((r.method, r.url, r.post_data_buffer)))
@@ -145,6 +153,10 @@ def test_uploads_match_python_tensorflow(browser, site, parity, parity_page, cas
         assert wait_state(page, ["ready", "error"]) == "ready", page.text_content("[data-role=status]")
         page.set_input_files("input[name=content]", str(parity.content))
         page.set_input_files("input[name=style]", str(parity.style))
+        if mix is not None:
+            page.set_input_files("input[name=style2]", str(parity.style2))
+            page.wait_for_function("!document.querySelector('input[name=mix]').disabled")
+            set_control(page, "mix", mix)
         page.wait_for_function("/Ready to stylize/.test(document.querySelector('[data-role=status]').textContent)")
         set_control(page, "resolution", resolution)
         set_control(page, "iterations", iterations)
@@ -152,20 +164,26 @@ def test_uploads_match_python_tensorflow(browser, site, parity, parity_page, cas
         stylize(page)
         got = result(page)
         want = parity.refs[case]
-        assert got.shape == want.shape == (192, 256, 3)
+        assert got.shape == want.shape == (*CONTENT_SIZE, 3)
         value = psnr(got, want)
-        print(f"PSNR browser vs TensorFlow ({case}): {value:.1f} dB")
-        assert value >= 30, f"PSNR {value:.1f} dB"
-        # privacy: every request went to our server, as a plain GET with no body; none carried the images
+        print(f"PSNR browser vs Python ({case}): {value:.1f} dB")
+        assert want.std() > 20, "the reference is nearly flat: the comparison would say little"
+        assert value >= PSNR_BAR_DB[case], f"PSNR {value:.1f} dB, bar {PSNR_BAR_DB[case]} dB"
+        if mix is not None:
+            assert "styles mixed 35 / 65" in page.text_content("[data-role=caption]")
+        # privacy: every request went to our server, as a plain GET with no body, for a file the site serves
+        # (so no URL carries anything of the images); blob: and data: URLs never leave the page
         server = urlparse(site.base)
-        content_bytes = parity.content.read_bytes()[:64]
         for method, url, body in seen:
             u = urlparse(url)
             if u.scheme in ("data", "blob"):
                 continue
             assert (u.hostname, u.port) == (server.hostname, server.port), url
             assert method == "GET" and not body, (method, url)
-            assert content_bytes.hex() not in url
+            assert not u.query and not u.fragment, url
+            assert u.path.startswith(server.path), url
+            served = site.root / u.path[len(server.path):]
+            assert (served / "index.html" if u.path.endswith("/") else served).is_file(), f"{url} is not a site file"
     finally:
         ctx.close()
 
@@ -186,7 +204,7 @@ def test_cancel_and_bad_files_keep_the_widget_usable(browser, site, tmp_path):
             assert root.get_attribute("data-state") == "ready"
             page.evaluate("document.querySelector('[data-role=error][data-slot=content]').hidden = true")
 
-        pick_samples(page, "astronaut.jpg", "mosaic.jpg")     # the widget still works after the bad files
+        pick_samples(page, "astronaut.jpg", "cafe-terrace.jpg")  # the widget still works after the bad files
         assert errors.is_hidden()
         set_control(page, "resolution", 512)
         set_control(page, "iterations", 4)
@@ -260,7 +278,7 @@ def test_two_widgets_share_one_engine(browser, site):
         assert widget(page, 0).get_attribute("data-backend") == widget(page, 1).get_attribute("data-backend")
         ids = page.evaluate("[...document.querySelectorAll('.stylizer input[name=content]')].map(e => e.id)")
         assert len(set(ids)) == 2
-        pick_samples(page, "chelsea.jpg", "hubble.jpg", nth=1)
+        pick_samples(page, "chelsea.jpg", "night-cafe.jpg", nth=1)
         set_control(page, "resolution", 256, nth=1)
         stylize(page, nth=1)
         assert widget(page, 0).get_attribute("data-state") == "ready"
@@ -299,7 +317,7 @@ def test_keyboard_labels_focus_and_narrow_screens(browser, site):
         page.set_input_files("input[name=content]", str(next(site.root.rglob("coffee.jpg"))))
         page.wait_for_function("document.querySelector('[data-role=drop-content]').classList.contains('has-image')")
         # and the Stylize button is reachable and operable by keyboard
-        page.locator('[data-sample=style][data-file="mosaic.jpg"]').focus()
+        page.locator('[data-sample=style][data-file="cafe-terrace.jpg"]').focus()
         page.keyboard.press("Enter")
         page.wait_for_function("/Ready to stylize/.test(document.querySelector('[data-role=status]').textContent)")
         set_control(page, "resolution", 256)

@@ -57,9 +57,16 @@ test('a strength-only change reuses the kept features: one blend and one decode,
   assert.deepEqual(fresh.executions, { encoder: 3, transform: 2, decoder: 1 });
   assert.deepEqual(d.rgb, fresh.rgb);
   assert.notDeepEqual(d.rgb, a.rgb);
-  // another resolution or another photo is a new first iteration
-  assert.deepEqual((await stylizer.stylize(c, s, { ...o, resolution: 80, alpha: 1 })).executions.decoder, 1);
-  assert.ok(stylizer.plan(c, s, { ...o, alpha: 1 }).some((x) => x.stage === 'encode'));
+  // two sizes of one photo are kept (a preview's and the full one); a third size, or another photo, replaces them
+  const encodes = (opts, content = c) => stylizer.plan(content, s, { ...o, ...opts }).some((x) => x.stage === 'encode');
+  await stylizer.stylize(c, s, { ...o, alpha: 1 });
+  await stylizer.stylize(c, s, { ...o, resolution: 80, alpha: 1 });
+  assert.equal(encodes({ alpha: 1 }), false);
+  assert.equal(encodes({ resolution: 80, alpha: 1 }), false);
+  await stylizer.stylize(c, s, { ...o, resolution: 96, alpha: 1 });
+  assert.equal(encodes({ alpha: 1 }), true);
+  await stylizer.stylize(picture(45, 70, 12, 'c1b'), s, { ...o, alpha: 1 });
+  assert.equal(encodes({ resolution: 96, alpha: 1 }), true);
 });
 
 test('later iterations always run whole: they depend on the previous output', async () => {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planRun, runFraction, loadFraction, describe, formatBytes } from '../../static/stylizer/progress.js';
-import { candidateBackends, chooseBackend, closeEnough, classifyError, fallbackAction } from '../../static/stylizer/backend.js';
-import { checkFile, capSize } from '../../static/stylizer/images.js';
+import { candidateBackends, chooseBackend, closeEnough, classifyError, fallbackAction, wasmThreads, previewWorthIt, MAX_WASM_THREADS } from '../../static/stylizer/backend.js';
+import { checkFile, capSize, cameraMessage } from '../../static/stylizer/images.js';
 
 test('a run plans style encoding once, then encode/transform/decode per iteration', () => {
   const steps = planRun({ iterations: 3, alpha: 0.5 });
@@ -90,4 +90,36 @@ test('file checks give reader-facing messages', () => {
   assert.equal(checkFile(new File(['x'], 'noext', { type: '' })), null); // unknown type: let the decoder decide
   assert.deepEqual(capSize(4000, 3000), [2048, 1536]);
   assert.deepEqual(capSize(300, 200), [300, 200]);
+});
+
+test('WASM threads: one without isolation, else every core up to the cap, or what a page asks for', () => {
+  assert.equal(wasmThreads({ cores: 8, isolated: false }), 1);
+  assert.equal(wasmThreads({ cores: 2, isolated: true }), 2);        // TF.js's own default would be 1 here
+  assert.equal(wasmThreads({ cores: 64, isolated: true }), MAX_WASM_THREADS);
+  assert.equal(wasmThreads({ cores: 8, isolated: true, requested: 1 }), 1);
+  assert.equal(wasmThreads({ cores: 8, isolated: true, requested: 'x' }), 8);
+  assert.equal(wasmThreads({ cores: undefined, isolated: true }), 1);
+});
+
+test('a preview runs only when the full run costs over twice as much', () => {
+  const full = planRun({ iterations: 1, output: [384, 512] });
+  const quick = planRun({ iterations: 1, output: [192, 256] });
+  assert.equal(previewWorthIt({ preview: 256, resolution: 512, previewSteps: quick, fullSteps: full }), true);
+  assert.equal(previewWorthIt({ preview: 0, resolution: 512, previewSteps: quick, fullSteps: full }), false);
+  assert.equal(previewWorthIt({ preview: 256, resolution: 288, previewSteps: quick, fullSteps: full }), false);
+  const strengthOnly = planRun({ iterations: 1, output: [384, 512], encodeStyles: [], firstEncoded: true, firstTransformed: true });
+  assert.equal(previewWorthIt({ preview: 256, resolution: 512, previewSteps: quick, fullSteps: strengthOnly }), false);
+  const quickKept = planRun({ iterations: 1, output: [192, 256], encodeStyles: [], firstEncoded: true, firstTransformed: true });
+  assert.equal(previewWorthIt({ preview: 256, resolution: 1024, previewSteps: quickKept, fullSteps: strengthOnly }), false);
+  const secondIteration = planRun({ iterations: 2, output: [384, 512], encodeStyles: [], firstEncoded: true, firstTransformed: true });
+  assert.equal(previewWorthIt({ preview: 256, resolution: 512, previewSteps: quickKept, fullSteps: secondIteration }), true);
+});
+
+test('camera failures get messages a reader can act on', () => {
+  assert.match(cameraMessage({ name: 'NotAllowedError' }), /refused.*settings/);
+  assert.match(cameraMessage({ name: 'NotFoundError' }), /No camera/);
+  assert.match(cameraMessage({ name: 'NotReadableError' }), /another application/);
+  assert.match(cameraMessage({ name: 'NotSupportedError' }), /https/);
+  assert.match(cameraMessage(new Error('boom')), /boom/);
+  assert.match(describe({ stage: 'decode', iteration: 1, iterations: 2, phase: 'preview' }), /^Quick preview: Iteration 1 of 2/);
 });
