@@ -1,7 +1,8 @@
 """Export to TensorFlow.js: three graph models (encoder, transform, decoder) and a manifest.json entry point.
 
 Three graphs rather than one let the page encode the style once, loop the iterations in JavaScript with a
-progress bar, and blend by alpha itself. Layout:
+progress bar, and blend by alpha itself; the transform also returns the attention's query and key maps (the
+manifest's `attention`), from which the page's attention explorer computes rows. Layout:
     OUT/manifest.json                          the fixed URL the page loads; all paths in it are relative to it
     OUT/<version>/{encoder,transform,decoder}/model.json + weight shards
 <version> is a hash of every exported file, so it changes whenever any weight changes; older version
@@ -28,8 +29,17 @@ MANIFEST_FORMAT = 1
 GRAPHS = {
     # name: (ordered input names, ordered output names)
     "encoder": (["image"], ["relu4_1", "relu5_1"]),
-    "transform": (["c4", "s4", "c5", "s5"], ["t"]),
+    "transform": (["c4", "s4", "c5", "s5"], ["t", "q4", "k4", "q5", "k5"]),
     "decoder": (["t"], ["image"]),
+}
+# The attention explorer's inputs: the transform also returns each module's query map f(mvn(Fc)) and key map
+# g(mvn(Fs)) (NHWC, computed for t anyway; `t` stays its first output, and asking TF.js for `t` alone computes
+# nothing more). The page takes one row, softmax_j(q_i . k_j), on demand. No extra weights: a graph of its own
+# would need a copy of f and g (1 MB at 8 bits), more than VGG-19's export has left under the budget.
+ATTENTION = {
+    "graph": "transform",
+    "levels": {"relu4_1": {"query": "q4", "key": "k4", "stride": 8},
+               "relu5_1": {"query": "q5", "key": "k5", "stride": 16}},
 }
 QUANTIZATIONS = (None, "float16", "uint8", "mixed", "uint8-per-channel")
 DOWNLOAD_BUDGET_BYTES = 24_000_000   # what the shipped export may weigh (VGG-19 in uint8-per-channel: ~23 MB)
@@ -101,7 +111,8 @@ class _Graphs(tf.Module):
         return {"relu4_1": c4, "relu5_1": c5}
 
     def _transform(self, c4, s4, c5, s5):
-        return {"t": self.model.transform(c4, s4, c5, s5)}
+        t, maps = self.model.transform.with_attention(c4, s4, c5, s5)
+        return {"t": t, **maps}
 
     def _decoder(self, t):
         return {"image": tf.clip_by_value(self.model.decoder(t), 0.0, 1.0)}
@@ -324,6 +335,7 @@ def _manifest(version: str, prefix: str, digests: dict, model: SANetTF, quantize
         "input": {"layout": "NHWC", "channels": "RGB", "range": [0, 1]},
         "graphs": {g: {"path": f"{prefix}{g}/model.json", "inputs": i, "outputs": o}
                    for g, (i, o) in GRAPHS.items()},
+        "attention": ATTENTION,
         "files": {f"{prefix}{rel}": {"bytes": size, "sha256": digest} for rel, (size, digest) in digests.items()},
         "total_bytes": sum(size for size, _ in digests.values()),
         "quantization": quantize,

@@ -122,10 +122,18 @@ class SANet(tf.Module):
         self.out_conv = Conv(f"{key}.out_conv", channels, channels, 1, f"{key}_out_conv")
 
     def __call__(self, content: tf.Tensor, style: tf.Tensor) -> tf.Tensor:
+        return self.attend(content, style)[0]
+
+    def attend(self, content: tf.Tensor, style: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(output (B, Hc, Wc, C), query map f(mvn(content)) (B, Hc, Wc, C), key map g(mvn(style)) (B, Hs, Ws, C)):
+        the maps are what the page's attention explorer needs (its rows: softmax over the key positions of
+        one query's dot products), computed here anyway."""
         b, hc, wc = tf.shape(content)[0], tf.shape(content)[1], tf.shape(content)[2]
         c = content.shape[-1]
-        q = tf.reshape(self.f(mean_variance_norm(content)), [b, -1, c])      # (B, Nc, C)
-        k = tf.reshape(self.g(mean_variance_norm(style)), [b, -1, c])        # (B, Ns, C)
+        query = self.f(mean_variance_norm(content))                          # (B, Hc, Wc, C)
+        key = self.g(mean_variance_norm(style))                              # (B, Hs, Ws, C)
+        q = tf.reshape(query, [b, -1, c])                                    # (B, Nc, C)
+        k = tf.reshape(key, [b, -1, c])                                      # (B, Ns, C)
         v = tf.reshape(self.h(style), [b, -1, c])                            # (B, Ns, C)
         s = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)        # (B, Nc, Ns)
         o = tf.matmul(s, v)                                                  # (B, Nc, C)
@@ -133,7 +141,7 @@ class SANet(tf.Module):
         # conv whose bias is the 4-D content, which TF.js's FusedConv2D rejects.
         with tf.name_scope(self.out_conv.scope):
             o = tf.matmul(o, tf.reshape(self.out_conv.weight(), [c, c])) + self.out_conv.bias
-        return tf.reshape(o, [b, hc, wc, c]) + content                       # (B, Hc, Wc, C)
+        return tf.reshape(o, [b, hc, wc, c]) + content, query, key           # (B, Hc, Wc, C), ...
 
 
 class Transform(tf.Module):
@@ -144,12 +152,16 @@ class Transform(tf.Module):
         self.merge_conv = Conv("merge_conv", channels, channels, 3, "merge_conv")
 
     def __call__(self, c4, s4, c5, s5) -> tf.Tensor:
-        o4 = self.sanet4_1(c4, s4)                                           # (B, H/8, W/8, 512)
-        o5 = self.sanet5_1(c5, s5)                                           # (B, H/16, W/16, 512)
+        return self.with_attention(c4, s4, c5, s5)[0]
+
+    def with_attention(self, c4, s4, c5, s5) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """(t, {"q4", "k4", "q5", "k5"}): the transform and both modules' query and key maps (SANet.attend)."""
+        o4, q4, k4 = self.sanet4_1.attend(c4, s4)                            # (B, H/8, W/8, 512), ...
+        o5, q5, k5 = self.sanet5_1.attend(c5, s5)                            # (B, H/16, W/16, 512), ...
         h4, w4 = tf.shape(o4)[1], tf.shape(o4)[2]
         # 2x nearest: with half-pixel centres, output i reads input floor((i + 0.5) / 2) = i // 2.
         o5 = tf.image.resize(o5, 2 * tf.shape(o5)[1:3], method="nearest")[:, :h4, :w4, :]
-        return self.merge_conv(reflect_pad1(o4 + o5))
+        return self.merge_conv(reflect_pad1(o4 + o5)), {"q4": q4, "k4": k4, "q5": q5, "k5": k5}
 
 
 class Decoder(Layers):

@@ -69,10 +69,23 @@ class SANet(nn.Module):
         self.out_conv = nn.Conv2d(channels, channels, 1)
         self.sdpa = sdpa
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def queries_keys(self, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The query f(mvn(content)) (B, C, Nc) and key g(mvn(style)) (B, C, Ns), positions row-major."""
         b, c, hc, wc = content.shape
         q = self.f(mean_variance_norm(content)).reshape(b, c, hc * wc)       # (B, C, Nc)
         k = self.g(mean_variance_norm(style)).flatten(2)                     # (B, C, Ns)
+        return q, k
+
+    def attention(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """The attention map (B, Nc, Ns): row i is softmax_j(f(mvn(Fc_i))^T g(mvn(Fs_j))), the weights content
+        position i (row-major over Hc x Wc) gives the style positions (row-major over Hs x Ws); rows sum to 1.
+        The reference for the page's attention explorer (static/stylizer/attention.js)."""
+        q, k = self.queries_keys(content, style)
+        return torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=-1)
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        b, c, hc, wc = content.shape
+        q, k = self.queries_keys(content, style)                             # (B, C, Nc), (B, C, Ns)
         v = self.h(style).flatten(2)                                         # (B, C, Ns)
         if self.sdpa:
             qkv = (t.transpose(1, 2)[:, None] for t in (q, k, v))             # (B, 1, N, C) each
@@ -101,6 +114,10 @@ class Transform(nn.Module):
         # used a plain 2x upsample, which only works when H and W are multiples of 16).
         o5 = o5.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)[:, :, : o4.shape[2], : o4.shape[3]]
         return self.merge_conv(self.merge_conv_pad(o4 + o5))
+
+    def attention(self, c4: torch.Tensor, s4: torch.Tensor, c5: torch.Tensor, s5: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Both modules' attention maps, {"relu4_1": (B, Nc4, Ns4), "relu5_1": (B, Nc5, Ns5)} (SANet.attention)."""
+        return {"relu4_1": self.sanet4_1.attention(c4, s4), "relu5_1": self.sanet5_1.attention(c5, s5)}
 
 
 class SANetModel(nn.Module):
@@ -164,6 +181,24 @@ class SANetModel(nn.Module):
                 t = alpha * t + (1.0 - alpha) * self.transform(c4, cs4, c5, cs5)
             x = self.decoder(t).clamp(0.0, 1.0)
         return x
+
+    def attention_padded(
+        self,
+        content: torch.Tensor,
+        style: torch.Tensor,
+        num_iterations: int = 1,
+        alpha: float = 1.0,
+        content_as_style: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The attention maps of stylize_padded's last iteration, {"relu4_1": (1, Nc4, Ns4), "relu5_1": ...}:
+        the weights of the T(c, s) that made the output (c the previous iteration's output; with alpha < 1 the
+        earlier iterations blend as stylize_padded does). What the page's attention explorer shows."""
+        x = content
+        if num_iterations > 1:
+            x = self.stylize_padded(content, style, num_iterations - 1, alpha, content_as_style)
+        c4, c5 = self.encode_for_transform(x)
+        s4, s5 = self.encode_for_transform(style)
+        return self.transform.attention(c4, s4, c5, s5)
 
 
 def reflect_pad_to_multiple(image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:

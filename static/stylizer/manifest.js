@@ -22,10 +22,22 @@ export function validateManifest(m) {
     if (!Array.isArray(graph.inputs) || !Array.isArray(graph.outputs)) fail(`graph "${g}" lacks inputs/outputs`);
     if (!m.files || !m.files[graph.path]) fail(`graph "${g}" (${graph.path}) is not listed in "files"`);
   }
+  // The transform's first output is t; the attention explorer's query and key maps may follow it.
   const want = { encoder: [1, 2], transform: [4, 1], decoder: [1, 1] };
   for (const [g, [ni, no]] of Object.entries(want)) {
-    if (m.graphs[g].inputs.length !== ni || m.graphs[g].outputs.length !== no) {
-      fail(`graph "${g}" must have ${ni} input(s) and ${no} output(s)`);
+    const n = m.graphs[g].outputs.length;
+    if (m.graphs[g].inputs.length !== ni || (g === 'transform' ? n < no : n !== no)) {
+      fail(`graph "${g}" must have ${ni} input(s) and ${g === 'transform' ? 'at least ' : ''}${no} output(s)`);
+    }
+  }
+  if (m.attention != null) {
+    const a = m.attention;
+    const outs = a && m.graphs[a.graph] ? m.graphs[a.graph].outputs.slice(1) : null;
+    if (!outs || !a.levels || typeof a.levels !== 'object') fail('"attention" must name a graph and its levels');
+    for (const [level, l] of Object.entries(a.levels)) {
+      if (!outs.includes(l.query) || !outs.includes(l.key) || !Number.isInteger(l.stride) || l.stride <= 0) {
+        fail(`attention level "${level}" needs query and key outputs of graph "${a.graph}" and a positive stride`);
+      }
     }
   }
   for (const [path, f] of Object.entries(m.files || {})) {
