@@ -25,6 +25,8 @@ DEFAULT_ENCODER = "vgg16"
 
 # The five feature taps, one per block: relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# The taps the two SANet modules attend at, with each one's grid stride in pixels (one cell per stride x stride).
+ATTENTION_STRIDES = {"relu4_1": 8, "relu5_1": 16}
 
 # The decoder mirrors the encoder down to relu4_1 (the original release's decoder.pth layout): each entry is a
 # 3x3 conv's (in, out) channels, or "up" for 2x nearest upsampling. decoder_layers() expands it.

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from .architecture import (DEFAULT_ENCODER, FEATURES, MIN_SIDE, SIZE_MULTIPLE, STYLE_MAX_RESOLUTION,
+from .architecture import (ATTENTION_STRIDES, DEFAULT_ENCODER, FEATURES, MIN_SIDE, SIZE_MULTIPLE, STYLE_MAX_RESOLUTION,
                            decoder_layers, encoder_layers)
 from .sanet_tf import Conv, SANetTF
 
@@ -38,8 +38,8 @@ GRAPHS = {
 # would need a copy of f and g (1 MB at 8 bits), more than VGG-19's export has left under the budget.
 ATTENTION = {
     "graph": "transform",
-    "levels": {"relu4_1": {"query": "q4", "key": "k4", "stride": 8},
-               "relu5_1": {"query": "q5", "key": "k5", "stride": 16}},
+    "levels": {tap: {"query": f"q{tap[4]}", "key": f"k{tap[4]}", "stride": stride}
+               for tap, stride in ATTENTION_STRIDES.items()},
 }
 QUANTIZATIONS = (None, "float16", "uint8", "mixed", "uint8-per-channel")
 DOWNLOAD_BUDGET_BYTES = 24_000_000   # what the shipped export may weigh (VGG-19 in uint8-per-channel: ~23 MB)
