@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import {
   attentionLevels, transformOutputs, splitOutputs, describeAttention, attentionRow, cellAt, moveCell, sameCell,
-  summarizeRow, heatColor, heatmapRGBA, reflectPadRGBA, disposeMaps,
+  summarizeRow, heatColor, heatmapRGBA, reflectPadRGBA, disposeMaps, attentionPanel,
 } from '../../static/stylizer/attention.js';
 import { validateManifest } from '../../static/stylizer/manifest.js';
 
@@ -131,4 +131,23 @@ test('heat map pixels: the palette runs dark to bright, opacity grows with weigh
   assert.deepEqual(at(out, 6, 3, 0), at(img, 4, 1, 0));
   assert.deepEqual(at(out, 6, 0, 4), at(img, 4, 0, 2));
   assert.deepEqual(at(out, 6, 3, 5), at(img, 4, 1, 1));
+});
+
+test('the panel: the hot cell in the brightest colour, the rest veiled, the strongest ringed, the edge dashed', () => {
+  const [SH, SW, sh, sw, stride] = [64, 96, 60, 90, 8];
+  const base = new Uint8ClampedArray(SH * SW * 4).fill(200);
+  const w = new Float64Array(8 * 12).fill(0);
+  w[3 * 12 + 5] = 0.9; w[0] = 0.1;
+  const s = summarizeRow(w, [8, 12], [sh, sw], stride);
+  assert.deepEqual(s.marked.map((t) => t.index), [41, 0]);          // the zero cells are not outlined
+  const px = attentionPanel(base, w, { grid: [8, 12], stride, style: [sh, sw], padded: [SH, SW] }, s);
+  const at = (x, y) => [...px.subarray(4 * (y * SW + x), 4 * (y * SW + x) + 3)];
+  assert.deepEqual(at(5 * 8 + 4, 3 * 8 + 4), [252, 255, 164]);         // inside the hot cell
+  assert.deepEqual(at(5 * 8, 3 * 8), [255, 255, 255]);                 // its outline
+  const far = at(70, 50);                                              // a zero-weight cell: veiled base, darker
+  assert.ok(far.every((v) => v < 200 * 0.55 + 1), far);
+  const ring = at(Math.round(5.5 * 8 + 20), Math.round(3.5 * 8));      // R = 2.5 * stride = 20 px right of the centre
+  assert.deepEqual(ring, [255, 255, 255]);
+  assert.deepEqual(at(0, sh), [255, 255, 255]);                        // the dashed edge of the style image
+  assert.deepEqual(at(sw, 1), [255, 255, 255]);
 });
