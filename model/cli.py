@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The TF.js check every export runs and records in its manifest (parity.tfjs_vs_tf): synthetic pictures
 # (tfjs_check.synthetic_image height, width, seed), this many iterations, alpha 1.
 EXPORT_CHECK = {"content": (96, 128, 1), "style": (64, 64, 2), "iterations": 2}
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "checkpoints" / "sanet-vgg16-init.safetensors"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "checkpoints" / "shipped.safetensors"   # what the site serves
+INIT_WEIGHTS = Path(__file__).resolve().parent / "checkpoints" / "sanet-vgg16-init.safetensors"  # untrained
 
 
 class UserError(Exception):
@@ -291,12 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style2", help="a second style image, mixed into every style by --mix")
     p.add_argument("--mix", type=float, default=1.0,
                    help="share of the first style, in [0, 1]: mix * T(c, style) + (1 - mix) * T(c, style2)")
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="our checkpoint (.safetensors)")
+    p.add_argument("--weights", default=str(SHIPPED_WEIGHTS),
+                   help="our checkpoint (.safetensors; default: the trained one the site serves)")
     p.add_argument("--vgg", help="vgg_normalised.pth, for checkpoints with the vgg19-normalised encoder")
     p.set_defaults(run=cmd_stylize)
 
     p = sub.add_parser("export", help="export to TensorFlow.js graph models + manifest.json")
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
+    p.add_argument("--weights", default=str(SHIPPED_WEIGHTS))
     p.add_argument("--out", required=True, help="folder for manifest.json and <version>/ (e.g. static/model)")
     p.add_argument("--quantize", choices=QUANTIZE_CHOICES, default=None,
                    help="weight storage (default float32); the shipped model uses uint8-per-channel")
@@ -317,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--count", type=int, default=16, help="images of each kind for the encoder scales")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--output", default=str(DEFAULT_WEIGHTS))
+    p.add_argument("-o", "--output", default=str(INIT_WEIGHTS))
     p.set_defaults(run=cmd_init)
 
     for name in ("train", "evaluate", "background"):

@@ -49,7 +49,7 @@ def test_stylize_real_photo_with_real_painting(photo_and_painting, tmp_path):
     result = run("stylize", photo, painting, "-o", out, "--max-resolution", "96", "--iterations", "2",
                  "--alpha", "0.8")
     assert result.returncode == 0, result.stderr
-    assert "UNTRAINED" in result.stderr                 # the shipped weights say what they are
+    assert "UNTRAINED" not in result.stderr             # the default is the trained checkpoint the site serves
     with Image.open(photo) as src, Image.open(out) as dst:
         assert dst.size == src.size and dst.mode == "RGB"   # run at 96 px, mapped back to the photo's size
         pixels = np.asarray(dst, dtype=np.float32)
@@ -230,3 +230,43 @@ def test_cli_quantize_choices_match_the_exporter():
     from model import cli, export
 
     assert set(cli.QUANTIZE_CHOICES) == {q for q in export.QUANTIZATIONS if q}
+
+
+def test_untrained_weights_say_so(photo_and_painting, tmp_path):
+    photo, painting = photo_and_painting
+    result = run("stylize", photo, painting, "-o", tmp_path / "out.png", "--max-resolution", "64",
+                 "--weights", ROOT / "model" / "checkpoints" / "sanet-vgg16-init.safetensors")
+    assert result.returncode == 0 and "UNTRAINED" in result.stderr, result.stderr
+
+
+def test_style_mixing_matches_the_pipeline(photo_and_painting, tmp_path):
+    """--style2/--mix: mix * T(c, s1) + (1 - mix) * T(c, s2) before decoding, as pipeline.stylize computes it;
+    mix 1 is the first style alone, mix 0 the second alone."""
+    from model.images import read_image
+    from model.pipeline import stylize
+    from model.weights import load_checkpoint
+
+    photo, painting = photo_and_painting
+    painting2 = sorted((DATA / "paintings").glob("*.jpg"))[8]
+    model, _ = load_checkpoint(ROOT / "model" / "checkpoints" / "shipped.safetensors")
+    t = lambda p, side: torch.from_numpy(read_image(p, "x", long_side=side)).permute(2, 0, 1)[None]  # noqa: E731
+    outs = {}
+    for mix in ("0.3", "1", "0"):
+        out = tmp_path / f"mix{mix}.png"
+        result = run("stylize", photo, painting, "--style2", painting2, "--mix", mix, "-o", out,
+                     "--max-resolution", "64")
+        assert result.returncode == 0, result.stderr
+        with Image.open(out) as im:
+            outs[mix] = np.asarray(im, dtype=np.float32) / 255
+    c, s1, s2 = t(photo, 64), t(painting, 64), t(painting2, 64)
+    with Image.open(photo) as im:
+        size = (im.height, im.width)
+    expected = stylize(model, c, s1, max_resolution=64, output_size=size, style2=s2, mix=0.3)[0]
+    assert np.abs(outs["0.3"] - expected.permute(1, 2, 0).numpy()).max() <= 1.5 / 255
+    alone1 = stylize(model, c, s1, max_resolution=64, output_size=size)[0].permute(1, 2, 0).numpy()
+    alone2 = stylize(model, c, s2, max_resolution=64, output_size=size)[0].permute(1, 2, 0).numpy()
+    assert np.abs(outs["1"] - alone1).max() <= 1.5 / 255 and np.abs(outs["0"] - alone2).max() <= 1.5 / 255
+    assert np.abs(outs["0.3"] - alone1).mean() > 0.01 and np.abs(outs["0.3"] - alone2).mean() > 0.01
+    fails_cleanly(run("stylize", photo, painting, "--mix", "0.5", "-o", tmp_path / "x.png"), "--mix needs --style2")
+    fails_cleanly(run("stylize", photo, painting, "--style2", painting2, "--mix", "1.5", "-o", tmp_path / "x.png"),
+                  "--mix must be in [0, 1]")
