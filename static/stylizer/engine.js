@@ -10,6 +10,7 @@ export class Engine extends EventTarget {
     this.info = null; // the 'ready' message once loaded
     this.error = null;
     this.jobs = new Map();
+    this.rows = new Map(); // attention-row requests in flight: req -> {resolve, reject}
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'stylizer' });
     this.worker.onmessage = (e) => this.#onMessage(e.data);
     this.worker.onerror = (e) => this.#fail(`The stylizer engine failed to start: ${e.message || 'worker error'}`);
@@ -20,6 +21,7 @@ export class Engine extends EventTarget {
     this.error = message;
     this.dispatchEvent(new CustomEvent('init-error', { detail: { message } }));
     for (const [id, job] of this.jobs) { job.reject(new Error(message)); this.jobs.delete(id); }
+    for (const [req, r] of this.rows) { r.reject(new Error(message)); this.rows.delete(req); }
   }
 
   #onMessage(msg) {
@@ -55,6 +57,14 @@ export class Engine extends EventTarget {
       case 'error':
         if (job) { this.jobs.delete(msg.id); const e = new Error(msg.message); e.kind = msg.kind; job.reject(e); }
         break;
+      case 'attention-row': {
+        const r = this.rows.get(msg.req);
+        if (!r) break;
+        this.rows.delete(msg.req);
+        if (msg.error) r.reject(new Error(msg.error));
+        else r.resolve(msg.weights);
+        break;
+      }
     }
   }
 
@@ -62,12 +72,22 @@ export class Engine extends EventTarget {
    * Stylize; resolves with {width, height, pixels, resolution, backend, notice, ms, executions} or {cancelled: true}.
    * style2 and mix: a second style and the first one's share; preview: px of a quick first picture (0: none),
    * which arrives through onProgress as {stage: 'preview-ready', width, height, pixels, resolution, ms}.
+   * attention: a key (one per widget) under which the worker keeps the result's attention maps for
+   * attentionRow; the result's `attention` then describes them (attention.js describeAttention), or is null.
    */
-  run({ content, style, style2 = null, mix = 1, iterations, resolution, alpha, preview = 0 }, onProgress = () => {}) {
+  run({ content, style, style2 = null, mix = 1, iterations, resolution, alpha, preview = 0, attention = null }, onProgress = () => {}) {
     const id = nextId++;
     const promise = new Promise((resolve, reject) => this.jobs.set(id, { resolve, reject, onProgress }));
-    this.worker.postMessage({ type: 'run', id, content, style, style2, mix, iterations, resolution, alpha, preview });
+    this.worker.postMessage({ type: 'run', id, content, style, style2, mix, iterations, resolution, alpha, preview, attention });
     return { id, promise, cancel: () => this.worker.postMessage({ type: 'cancel', id }) };
+  }
+
+  /** One row of the attention kept under `key` (see run): Promise<Float32Array>, the weights over the style grid. */
+  attentionRow(key, level, index) {
+    const req = nextId++;
+    const promise = new Promise((resolve, reject) => this.rows.set(req, { resolve, reject }));
+    this.worker.postMessage({ type: 'attention-row', req, key, level, index });
+    return promise;
   }
 }
 

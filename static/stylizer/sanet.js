@@ -9,6 +9,8 @@
 // Images are {width, height, rgb} (rgb: interleaved RGB floats in [0, 1], row-major) with an optional `key`.
 // Keyed images' encodings are kept between runs: a style per size, and the content's first-iteration features
 // with its transforms T(c, s), so a run that changes only the strength or the mix costs one blend and one decode.
+// With options.attention the last iteration's T(c, s) also hands back its query and key maps (attention.js),
+// for the attention explorer: no extra graph run, and none at all when they are kept with the first iteration.
 // Steps mirror model/pipeline.py: resize with the pipeline's filter, reflection-pad to multiples of 16, style
 // (and, for alpha < 1, the content as a style) encoded once, per iteration encode -> transform -> blend ->
 // decode -> clip, crop.
@@ -17,6 +19,7 @@ import { GRAPH_NAMES } from './manifest.js';
 import { planSizes, padAmounts } from './sizes.js';
 import { resizeBilinearAA } from './resize.js';
 import { planRun } from './progress.js';
+import { transformOutputs, splitOutputs, describeAttention, disposeMaps } from './attention.js';
 
 const STYLE_CACHE_SIZE = 6; // a run holds up to 3 (style, second style, content as a style); a preview 3 more
 const FIRST_CACHE_SIZE = 2; // first iterations kept: the full size and the preview's
@@ -47,18 +50,26 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
   const { manifest, models } = graphs;
   const G = manifest.graphs;
   const styleCache = new Map(); // `${key}|HxW` -> [s4, s5], least recently used first
-  const firsts = new Map();      // keyed contents' first iterations, `${key}|HxW` -> {c4, c5, t: Map(styleKey -> T)}
+  const firsts = new Map();      // keyed contents' first iterations, `${key}|HxW` -> {c4, c5, t: Map(styleKey -> T), maps: Map(styleKey -> attention maps)}
   const executions = { encoder: 0, transform: 0, decoder: 0 };
 
   const encode = (x) => {
     executions.encoder++;
     return models.encoder.execute({ [G.encoder.inputs[0]]: x }, G.encoder.outputs);
   };
-  const transform = (c4, c5, [s4, s5]) => {
+  const transform = (c4, c5, [s4, s5], outputs = G.transform.outputs[0]) => {
     executions.transform++;
     const [a, b, c, d] = G.transform.inputs;
-    return models.transform.execute({ [a]: c4, [b]: s4, [c]: c5, [d]: s5 }, G.transform.outputs[0]);
+    return models.transform.execute({ [a]: c4, [b]: s4, [c]: c5, [d]: s5 }, outputs);
   };
+  /** T(c, s) and its attention maps ({t, maps}; maps null for a model without them). */
+  const transformWithMaps = (c4, c5, s) => splitOutputs(manifest, transform(c4, c5, s, transformOutputs(manifest, true)));
+  /** The attention maps alone, for a T(c, s) kept without them: only the query and key convs run. */
+  const mapsOnly = (c4, c5, s) => {
+    const names = transformOutputs(manifest, true).slice(1);
+    return names.length ? splitOutputs(manifest, [null, ...transform(c4, c5, s, names)]).maps : null;
+  };
+  const cloneMaps = (maps) => maps && Object.fromEntries(Object.entries(maps).map(([l, m]) => [l, { query: tf.clone(m.query), key: tf.clone(m.key) }]));
   const decode = (t) => {
     executions.decoder++;
     return tf.tidy(() => tf.clipByValue(models.decoder.execute({ [G.decoder.inputs[0]]: t }, G.decoder.outputs[0]), 0, 1));
@@ -137,6 +148,7 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
     firsts.delete(key);
     f.c4.dispose(); f.c5.dispose();
     for (const t of f.t.values()) t.dispose();
+    for (const m of f.maps.values()) disposeMaps(m);
   }
 
   /** The kept first iteration for `key` (most recently used last), or null. */
@@ -157,7 +169,10 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
    *   t = alpha * (mix * T(c, s1) + (1 - mix) * T(c, s2)) + (1 - alpha) * T(c, c)
    * hooks: onStage(step) as each step of plan() begins; signal (AbortSignal) stops at the next step;
    * onTensor(name, tensor) gets the first iteration's relu4_1, relu5_1 and t (awaited; for parity checks).
-   * Returns {width, height, rgb (Float32Array, cropped), ms, executions: graph runs this call made}.
+   * options.attention: also return the last iteration's attention maps for the first style, as
+   * attention: {desc (attention.js describeAttention), maps ({level: {query, key}}: the caller disposes them,
+   * disposeMaps)}, or null for a model without them.
+   * Returns {width, height, rgb (Float32Array, cropped), ms, executions: graph runs this call made, attention}.
    * Throws ImageSizeError (sizes.js) for images too thin for the network, StylizeAborted when cancelled.
    */
   async function stylize(content, style, options, { onStage = () => {}, signal = null, onTensor = null } = {}) {
@@ -175,6 +190,7 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
     const t0 = now();
     const inputs = styleInputs(content, style, o, sizes);
     const feats = {};
+    let maps = null; // the explorer's maps of the last iteration, the caller's once returned
     try {
       for (const s of inputs) feats[s.name] = await encodedStyle(s, step);
       const fk = firstKey(content, sizes);
@@ -191,14 +207,24 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
             await step('encode');
             [c4, c5] = encode(x);
             await settle(c4);
-            if (k === 1 && fk != null) keepFirst(fk, (cache = { c4, c5, t: new Map() }));
+            if (k === 1 && fk != null) keepFirst(fk, (cache = { c4, c5, t: new Map(), maps: new Map() }));
           }
           await step('transform');
           const T = {};
           for (const s of inputs) {
-            const kept = cache && s.key != null ? cache.t.get(s.key) : null;
-            T[s.name] = { t: kept || transform(c4, c5, feats[s.name]), owned: !cache || s.key == null };
-            if (cache && s.key != null && !kept) cache.t.set(s.key, T[s.name].t);
+            const keep = cache && s.key != null;
+            const kept = keep ? cache.t.get(s.key) : null;
+            const explore = o.attention && k === o.iterations && s.name === 'style';
+            let t = kept;
+            if (explore) {
+              let m = keep ? cache.maps.get(s.key) : null;
+              if (!t) ({ t, maps: m } = transformWithMaps(c4, c5, feats[s.name]));
+              else if (!m) m = mapsOnly(c4, c5, feats[s.name]);
+              if (keep && m && !cache.maps.has(s.key)) cache.maps.set(s.key, m);
+              maps = keep ? cloneMaps(m) : m;
+            }
+            T[s.name] = { t: t || transform(c4, c5, feats[s.name]), owned: !keep };
+            if (keep && !kept) cache.t.set(s.key, T[s.name].t);
           }
           let t = T.style.t;
           let owned = T.style.owned;
@@ -232,13 +258,17 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
         let rgb;
         try { rgb = await read(out); } finally { out.dispose(); }
         const made = Object.fromEntries(Object.keys(executions).map((g) => [g, executions[g] - before[g]]));
-        return { width: w, height: h, rgb: rgb instanceof Float32Array ? rgb : Float32Array.from(rgb), ms: now() - t0, executions: made };
+        const attention = maps && { desc: describeAttention(manifest, maps, sizes, manifest.size_multiple), maps };
+        maps = null;
+        return { width: w, height: h, rgb: rgb instanceof Float32Array ? rgb : Float32Array.from(rgb), ms: now() - t0,
+          executions: made, attention };
       } finally {
         x.dispose();
       }
     } finally {
       const cached = new Set(styleCache.values());
       for (const f of Object.values(feats)) if (!cached.has(f)) f.forEach((t) => t.dispose());
+      disposeMaps(maps); // a run that failed or was cancelled after making them
     }
   }
 
@@ -259,11 +289,11 @@ export function createStylizer(graphs, tf, { settle = async () => {}, read = (t)
   };
 }
 
-function normalise({ iterations = 1, resolution, alpha = 1, style2 = null, mix = 1 } = {}) {
+function normalise({ iterations = 1, resolution, alpha = 1, style2 = null, mix = 1, attention = false } = {}) {
   if (!(Number.isInteger(iterations) && iterations >= 1)) throw new RangeError(`iterations must be a positive integer, got ${iterations}`);
   if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`alpha must be in [0, 1], got ${alpha}`);
   if (!(mix >= 0 && mix <= 1)) throw new RangeError(`mix must be in [0, 1], got ${mix}`);
-  return { iterations, resolution, alpha, style2: style2 || null, mix: style2 ? mix : 1 };
+  return { iterations, resolution, alpha, style2: style2 || null, mix: style2 ? mix : 1, attention: !!attention };
 }
 
 /** Let queued messages (a Cancel) in, then stop if the signal was aborted. */

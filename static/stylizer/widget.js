@@ -8,6 +8,7 @@ import { decodeImage, ImageInputError, cameraMessage } from './images.js';
 import { describe, loadFraction, runFraction, formatBytes } from './progress.js';
 import { SAMPLES, sampleUrl } from './samples.js';
 import { clampResolution, fitLongSide } from './sizes.js';
+import { AttentionExplorer } from './explorer.js';
 
 /** Long side of the quick first picture shown while a larger resolution runs (root data-preview overrides; 0: none). */
 export const PREVIEW_RESOLUTION = 256;
@@ -67,6 +68,7 @@ export class Stylizer {
     this.job = null;
     this.hasResult = false;
     this.shown = null; // what the result canvas holds: {kind: 'preview' | 'full', ...}
+    this.attentionKey = `w${this.n}`; // where the worker keeps this widget's last attention maps
     this.vendorUrl = vendorUrl;
     this.samplesBase = samplesBase;
     this.backend = backend || root.dataset.forceBackend || null;
@@ -176,12 +178,15 @@ export class Stylizer {
     el.compare = h('input', { type: 'range', id: id('compare'), name: 'compare', min: 0, max: 100, value: 50,
       'aria-label': 'Before and after: slide to reveal the original photo' });
     el.figure = h('figure', { class: 'stylizer__result', hidden: true },
-      h('div', { class: 'stylizer__compare' }, el.result, el.before),
+      el.compareBox = h('div', { class: 'stylizer__compare' }, el.result, el.before),
       h('label', { for: id('compare'), class: 'stylizer__compare-label', text: 'Before / after' }), el.compare,
       el.caption = h('figcaption', { 'data-role': 'caption' }));
+    // the attention explorer: hover, tap or arrow keys on the result; rows from the worker
+    this.explorer = new AttentionExplorer({ target: el.compareBox, picture: el.result, id,
+      requestRow: (level, index) => this.engine.attentionRow(this.attentionKey, level, index) });
     r.append(el.notice, h('div', { class: 'stylizer__inputs' }, slots), controls,
       h('div', { class: 'stylizer__actions' }, el.stylize, el.cancel, el.download),
-      el.progress, el.status, el.backend, el.figure);
+      el.progress, el.status, el.backend, el.figure, this.explorer.element);
     this.#applyCompare();
   }
 
@@ -412,6 +417,7 @@ export class Stylizer {
     const { content, style, style2 } = this.images;
     const el = this.el;
     this.setState('running');
+    this.explorer.hide(); // the picture it explores is about to be replaced
     el.stylize.disabled = true;
     el.cancel.disabled = false;
     el.progress.value = 0;
@@ -420,6 +426,7 @@ export class Stylizer {
     const image = (img) => img && { key: img.key, bitmap: img.bitmap };
     const job = this.engine.run({
       content: image(content), style: image(style), style2: image(style2), ...p, preview: this.previewResolution,
+      attention: this.attentionKey,
     }, (ev) => {
       if (ev.stage === 'fallback') { this.status(ev.message); return; }
       if (ev.stage === 'plan') { steps = ev.steps; return; } // the worker's plan (preview and full), knowing its caches
@@ -433,6 +440,7 @@ export class Stylizer {
       if (r.cancelled) {
         const preview = this.shown?.kind === 'preview';
         if (preview && this.lastFull) this.#restore(this.lastFull);
+        if (this.lastFull?.attention && this.shown?.kind === 'full') this.#explore(this.lastFull.attention);
         this.setState(this.hasResult ? 'done' : 'ready');
         this.status(preview && !this.lastFull ? 'Cancelled: only the preview was made.' : 'Cancelled.');
         if (preview && !this.lastFull) el.caption.textContent = `Preview only (${this.shown.width}×${this.shown.height} px): cancelled before the full resolution.`;
@@ -440,6 +448,8 @@ export class Stylizer {
         return;
       }
       this.#showPicture(r, content.bitmap, p, 'full');
+      this.lastFull.attention = r.attention && { desc: r.attention, style };
+      this.#explore(this.lastFull.attention);
     } catch (e) {
       this.setState('error');
       this.status(e.message);
@@ -487,6 +497,13 @@ export class Stylizer {
     this.lastFull = { image, before: bctx.getImageData(0, 0, r.width, r.height), caption: el.caption.textContent };
     this.setState('done');
     this.status(`Done: ${r.width}×${r.height} in ${secs} s.${r.notice ? ' ' + r.notice : ''}`);
+  }
+
+  /** Explore a full result's attention ({desc, style: the style image it ran with}), if it has some and that
+   * style image is still at hand (choosing another one closes its bitmap). */
+  #explore(attention) {
+    if (attention && this.images.style === attention.style) this.explorer.show(attention.desc, attention.style.bitmap);
+    else this.explorer.hide();
   }
 
   /** Put a kept full result back on the canvases (after a cancelled run that had drawn its preview). */

@@ -8,11 +8,13 @@ import { rgbaToRgbFloat, rgbFloatToRgba } from './resize.js';
 import { candidateBackends, chooseBackend, closeEnough, classifyError, fallbackAction, wasmThreads, previewWorthIt } from './backend.js';
 import { loadModel } from './model-store.js';
 import { createStylizer, loadGraphs, StylizeAborted } from './sanet.js';
+import { attentionRow, disposeMaps } from './attention.js';
 
 let tf = null;
 const S = {
   manifest: null, artifacts: null, stylizer: null, backend: null, ranking: [], selftest: [], threads: 1,
   maxResolution: 1024, lost: null, pixelCache: new Map(), queue: [], current: null, ready: null,
+  attention: new Map(), // the attention explorer's maps of each widget's last result: key -> {desc, maps}
 };
 const PIXEL_CACHE_SIZE = 6; // decoded images (float RGB, up to 2048 px): content and styles of the last two choices
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
@@ -155,6 +157,7 @@ function releaseUnusedBackends(keep) {
 
 // ---------------------------------------------------------------- the model
 async function useBackend(name) {
+  clearAttention(); // tensors of the backend being left
   if (S.stylizer) S.stylizer.dispose();
   S.stylizer = null;
   if (!(await startBackend(name))) throw new Error(`backend ${name} failed to start`);
@@ -223,14 +226,45 @@ function pixelsOf(img) {
   return pix;
 }
 
-/** A job's images and controls, as the stylizer core takes them. */
+/** A job's images and controls, as the stylizer core takes them (the attention maps only for a full run). */
 function inputsOf(job) {
   const p = job.params;
   const style2 = p.style2 ? pixelsOf(p.style2) : null;
   return {
     content: pixelsOf(p.content), style: pixelsOf(p.style),
-    options: (resolution) => ({ iterations: p.iterations, resolution, alpha: p.alpha, style2, mix: style2 ? p.mix : 1 }),
+    options: (resolution, full = false) => ({ iterations: p.iterations, resolution, alpha: p.alpha, style2,
+      mix: style2 ? p.mix : 1, attention: full && p.attention != null }),
   };
+}
+
+// ---------------------------------------------------------------- the attention explorer
+/** Keep a result's attention maps under the widget's key (its previous ones go); returns what the page needs. */
+function keepAttention(key, attention) {
+  if (!attention) return null;
+  const old = S.attention.get(key);
+  if (old) disposeMaps(old.maps);
+  S.attention.set(key, attention);
+  return attention.desc;
+}
+
+function clearAttention() {
+  for (const a of S.attention.values()) disposeMaps(a.maps);
+  S.attention.clear();
+}
+
+/** One row of weights for the explorer: computed here, on demand, from the kept maps. */
+async function attentionRowMessage(msg) {
+  try {
+    const a = S.attention.get(msg.key);
+    if (!a) throw new Error('this result\'s attention is no longer kept: stylize again to explore it');
+    const t = attentionRow(tf, a.maps, msg.level, msg.index);
+    let w;
+    try { w = await read(t); } finally { t.dispose(); }
+    const weights = w instanceof Float32Array ? w : Float32Array.from(w);
+    post({ type: 'attention-row', req: msg.req, weights }, [weights.buffer]);
+  } catch (e) {
+    post({ type: 'attention-row', req: msg.req, error: String(e && e.message || e) });
+  }
 }
 
 const tagged = (steps, phase) => steps.map((st) => ({ ...st, phase }));
@@ -238,11 +272,12 @@ const tagged = (steps, phase) => steps.map((st) => ({ ...st, phase }));
 /** One stylization at one resolution on the current backend: {width, height, pixels (RGBA bytes), ms, executions}. */
 async function stylizeOnce(job, resolution, { phase = 'full', offset = 0 } = {}) {
   const { content, style, options } = inputsOf(job);
-  const r = await S.stylizer.stylize(content, style, options(resolution), {
+  const r = await S.stylizer.stylize(content, style, options(resolution, phase === 'full'), {
     signal: job.controller.signal,
     onStage: (st) => job.progress({ ...st, phase, index: offset + st.index }),
   });
-  return { width: r.width, height: r.height, pixels: rgbFloatToRgba(r.rgb), ms: r.ms, executions: r.executions };
+  return { width: r.width, height: r.height, pixels: rgbFloatToRgba(r.rgb), ms: r.ms, executions: r.executions,
+    attention: r.attention ? keepAttention(job.params.attention, r.attention) : null };
 }
 
 /**
@@ -298,7 +333,7 @@ async function runJob(job) {
     try {
       const r = await stylizeOnce(job, resolution, { offset });
       post({ type: 'result', id: job.id, width: r.width, height: r.height, pixels: r.pixels.buffer, resolution,
-        backend: S.backend, ms: r.ms, executions: r.executions, notice: notices.join(' '),
+        backend: S.backend, ms: r.ms, executions: r.executions, notice: notices.join(' '), attention: r.attention,
         tensors: tf.memory().numTensors }, [r.pixels.buffer]);
       return;
     } catch (e) {
@@ -405,6 +440,8 @@ self.onmessage = (e) => {
   } else if (msg.type === 'run') {
     S.queue.push(makeJob(msg));
     pump();
+  } else if (msg.type === 'attention-row') {
+    attentionRowMessage(msg); // between a running job's stages: it never waits for the queue
   } else if (msg.type === 'cancel') {
     const q = S.queue.findIndex((j) => j.id === msg.id);
     if (q >= 0) { S.queue.splice(q, 1); post({ type: 'cancelled', id: msg.id }); }
