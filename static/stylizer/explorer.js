@@ -124,6 +124,7 @@ export class AttentionExplorer {
     this.el.coarse.checked = this.level === 'relu5_1';
     this.target.tabIndex = 0;
     this.target.dataset.explorer = 'on';
+    this.target.setAttribute('role', 'group');
     this.target.setAttribute('aria-label', 'Stylized result: move over it, tap it, or use the arrow keys to explore the attention');
     this.element.hidden = false;
     this.element.dataset.level = this.level;
@@ -144,6 +145,7 @@ export class AttentionExplorer {
     this.target.removeAttribute('tabindex');
     delete this.target.dataset.explorer;
     this.target.removeAttribute('aria-label');
+    this.target.removeAttribute('role');
   }
 
   setLevel(level) {
