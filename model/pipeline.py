@@ -28,25 +28,6 @@ def check_side(image: torch.Tensor, what: str) -> None:
 
 
 @torch.no_grad()
-def stylize_mixed_padded(model: SANetModel, content: torch.Tensor, style: torch.Tensor, style2: torch.Tensor,
-                         mix: float, num_iterations: int = 1, alpha: float = 1.0,
-                         content_as_style: torch.Tensor | None = None) -> torch.Tensor:
-    """SANetModel.stylize_padded with a second style mixed in before decoding (the widget's style mixing,
-    static/stylizer/sanet.js): t = alpha * (mix * T(c, s1) + (1 - mix) * T(c, s2)) + (1 - alpha) * T(c, c0)."""
-    s1, s2 = model.encode_for_transform(style), model.encode_for_transform(style2)
-    if alpha < 1.0:
-        cs = model.encode_for_transform(content if content_as_style is None else content_as_style)
-    x = content
-    for _ in range(num_iterations):
-        c4, c5 = model.encode_for_transform(x)
-        t = mix * model.transform(c4, s1[0], c5, s1[1]) + (1.0 - mix) * model.transform(c4, s2[0], c5, s2[1])
-        if alpha < 1.0:
-            t = alpha * t + (1.0 - alpha) * model.transform(c4, cs[0], c5, cs[1])
-        x = model.decoder(t).clamp(0.0, 1.0)
-    return x
-
-
-@torch.no_grad()
 def stylize(model: SANetModel, content: torch.Tensor, style: torch.Tensor, num_iterations: int = 1,
             max_resolution: int = 512, alpha: float = 1.0,
             output_size: tuple[int, int] | None = None, style2: torch.Tensor | None = None,
@@ -76,14 +57,12 @@ def stylize(model: SANetModel, content: torch.Tensor, style: torch.Tensor, num_i
         content_as_style = fit_within(content, style_limit)
         check_side(content_as_style, "the content image")
         content_as_style, _ = reflect_pad_to_multiple(content_as_style)
+    style2_padded = None
     if style2 is not None and mix < 1.0:
         style2 = fit_within(style2, style_limit)
         check_side(style2, "the second style image")
         style2_padded, _ = reflect_pad_to_multiple(style2)
-        out = stylize_mixed_padded(model, padded, style_padded, style2_padded, mix, num_iterations, alpha,
-                                   content_as_style)
-    else:
-        out = model.stylize_padded(padded, style_padded, num_iterations, alpha, content_as_style)
+    out = model.stylize_padded(padded, style_padded, num_iterations, alpha, content_as_style, style2_padded, mix)
     out = out[:, :, :h, :w]
     if (h, w) != (height, width):
         out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False, antialias=True)

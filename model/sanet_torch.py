@@ -160,6 +160,8 @@ class SANetModel(nn.Module):
         num_iterations: int = 1,
         alpha: float = 1.0,
         content_as_style: torch.Tensor | None = None,
+        style2: torch.Tensor | None = None,
+        mix: float = 1.0,
     ) -> torch.Tensor:
         """Inputs (1, 3, H, W) with H, W multiples of 16. Returns the content's shape, clipped to [0, 1].
 
@@ -167,16 +169,22 @@ class SANetModel(nn.Module):
         With alpha < 1 it blends in feature space: alpha * T(c, s) + (1 - alpha) * T(c, c0), c0 the original
         content used as a style (`content_as_style`, by default the content itself; the pipeline passes it at
         the style resolution) so the blend target stays fixed across iterations. sanet_tf mirrors this.
+        With a second style and mix < 1, T(c, s) is mix * T(c, s) + (1 - mix) * T(c, style2) (the page's
+        style mixing, static/stylizer/sanet.js).
         """
         assert content.shape[-2] % SIZE_MULTIPLE == 0 and content.shape[-1] % SIZE_MULTIPLE == 0, content.shape
-        blend = alpha < 1.0
+        blend, mixed = alpha < 1.0, style2 is not None and mix < 1.0
         s4, s5 = self.encode_for_transform(style)
+        if mixed:
+            s24, s25 = self.encode_for_transform(style2)
         if blend:
             cs4, cs5 = self.encode_for_transform(content if content_as_style is None else content_as_style)
         x = content
         for _ in range(num_iterations):
             c4, c5 = self.encode_for_transform(x)
             t = self.transform(c4, s4, c5, s5)
+            if mixed:
+                t = mix * t + (1.0 - mix) * self.transform(c4, s24, c5, s25)
             if blend:
                 t = alpha * t + (1.0 - alpha) * self.transform(c4, cs4, c5, cs5)
             x = self.decoder(t).clamp(0.0, 1.0)

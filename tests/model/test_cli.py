@@ -267,6 +267,14 @@ def test_style_mixing_matches_the_pipeline(photo_and_painting, tmp_path):
     alone2 = stylize(model, c, s2, max_resolution=64, output_size=size)[0].permute(1, 2, 0).numpy()
     assert np.abs(outs["1"] - alone1).max() <= 1.5 / 255 and np.abs(outs["0"] - alone2).max() <= 1.5 / 255
     assert np.abs(outs["0.3"] - alone1).mean() > 0.01 and np.abs(outs["0.3"] - alone2).mean() > 0.01
+    # and stylize_padded's mixing is the formula, by hand from the model's parts
+    pad = lambda x: torch.nn.functional.interpolate(x, size=(64, 48), mode="bilinear")  # noqa: E731
+    c, s1, s2 = pad(c), pad(s1), pad(s2)
+    with torch.no_grad():
+        f = model.encode_for_transform
+        (c4, c5), (a4, a5), (b4, b5) = f(c), f(s1), f(s2)
+        by_hand = model.decoder(0.3 * model.transform(c4, a4, c5, a5) + 0.7 * model.transform(c4, b4, c5, b5))
+        assert torch.equal(model.stylize_padded(c, s1, style2=s2, mix=0.3), by_hand.clamp(0, 1))
     fails_cleanly(run("stylize", photo, painting, "--mix", "0.5", "-o", tmp_path / "x.png"), "--mix needs --style2")
     fails_cleanly(run("stylize", photo, painting, "--style2", painting2, "--mix", "1.5", "-o", tmp_path / "x.png"),
                   "--mix must be in [0, 1]")
