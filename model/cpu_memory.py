@@ -3,9 +3,9 @@
 glibc's malloc serves every block above its mmap threshold (at most 32 MiB) with a fresh mmap and unmaps it
 on free. PyTorch's CPU tensors come straight from malloc, so at 256 px crops (a 64-channel batch-8 feature map
 is 67 MB in bf16) every large activation and gradient of every step is new memory: the kernel zero-fills each
-4 KiB page on first touch, and those page faults, not the arithmetic, made 256 px steps cost 8-10x a 128 px
+4 KiB page on first touch, and those page faults, not the arithmetic, made a 256 px step cost 6.3x a 128 px
 step instead of 4x (bench/train_speed.py --malloc default shows it). Telling malloc never to mmap and never to
-trim hands the same pages back to the next step. Peak memory is unchanged; the process simply keeps it.
+trim hands the same pages back to the next step: the process keeps its peak memory instead of returning it.
 """
 from __future__ import annotations
 

@@ -367,6 +367,10 @@ export class Stylizer {
       el.notice.textContent = `Note: this model (${m.name} ${m.version}) has untrained weights, so results show the ` +
         'pipeline at work, not real stylizations.';
       el.notice.hidden = false;
+    } else if (m.training && m.training.interim) {
+      el.notice.textContent = `Note: this is an interim model (${m.name} ${m.version}): ${m.description}. ` +
+        'A better one is training.';
+      el.notice.hidden = false;
     }
     const tests = info.selftest.map((r) => (r.ok ? `${r.backend} ${r.ms.toFixed(0)} ms` : `${r.backend}: ${r.error}`)).join('; ');
     el.backend.title = `Self-test: ${tests}`;

@@ -88,7 +88,11 @@ def test_article_samples_controls_download(browser, site):
         assert root.get_attribute("data-backend") in root.locator("[data-role=backend]").text_content().lower() or \
             "webassembly" in root.locator("[data-role=backend]").text_content().lower()
         manifest = json.loads((site.root / "model" / "manifest.json").read_text())
-        assert root.locator("[data-role=notice]").is_visible() == (not manifest["trained"])
+        interim = bool((manifest.get("training") or {}).get("interim"))
+        notice = root.locator("[data-role=notice]")
+        assert notice.is_visible() == (not manifest["trained"] or interim)
+        if interim:   # the page says the served model is an interim one
+            assert "interim model" in notice.inner_text() and manifest["description"] in notice.inner_text()
 
         pick_samples(page, "coffee.jpg", "starry-night.jpg")
         h0, w0 = image_size(site, "coffee.jpg")
