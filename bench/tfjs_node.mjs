@@ -5,30 +5,15 @@
 // of the repeats. With "attention" each run also returns the attention explorer's maps, as the widget's full runs
 // do, and each size adds row_ms: the median time of one explorer row (relu4_1, 20 positions), read back.
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { validateManifest, shardPaths, toArtifacts, GRAPH_NAMES } from '../static/stylizer/manifest.js';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { planSizes } from '../static/stylizer/sizes.js';
-import { createStylizer, loadGraphs } from '../static/stylizer/sanet.js';
 import { attentionRow, disposeMaps } from '../static/stylizer/attention.js';
+import { stylizerFromDisk, useBackend } from '../model/tfjs_node.mjs';
 
 const [modelDir, sizesArg = '256,512,1024', repeatsArg = '3', mode = ''] = process.argv.slice(2);
 const attention = mode === 'attention';
-const require = createRequire(import.meta.url);
-setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
-await tf.setBackend('wasm');
-
-const manifest = validateManifest(JSON.parse(readFileSync(join(modelDir, 'manifest.json'))));
-const artifacts = {};
-for (const g of GRAPH_NAMES) {
-  const path = manifest.graphs[g].path;
-  const mj = JSON.parse(readFileSync(join(modelDir, path)));
-  const shards = shardPaths(path, mj).map((p) => { const b = readFileSync(join(modelDir, p)); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); });
-  artifacts[g] = toArtifacts(mj, shards);
-}
-const stylizer = createStylizer(await loadGraphs(manifest, artifacts, tf), tf);
+await useBackend(tf, 'wasm');
+const { manifest, stylizer } = await stylizerFromDisk(modelDir, tf);
 
 /** A smooth synthetic picture, already at the size the run uses (no key: nothing is kept between runs). */
 const image = ([h, w], seed) => {

@@ -9,15 +9,13 @@
 // content's long side is the resolution, so nothing is resized). Writes CASE_DIR/out-{relu4_1,relu5_1,t}.bin
 // (the first iteration), out-image.bin and result.json (shapes, timings, backend). Exits non-zero with a message
 // on any failure.
-import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadModel } from '../static/stylizer/model-store.js';
 import { createStylizer, loadGraphs } from '../static/stylizer/sanet.js';
 import { planSizes } from '../static/stylizer/sizes.js';
+import { readImage as readRgb, serve, useBackend } from './tfjs_node.mjs';
 
 const [modelDir, caseDir, backend = 'wasm'] = process.argv.slice(2);
 if (!modelDir || !caseDir) {
@@ -25,21 +23,11 @@ if (!modelDir || !caseDir) {
   process.exit(2);
 }
 
-function serve(root) {
-  const server = createServer((req, res) => {
-    const path = resolve(root, '.' + decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    if (!path.startsWith(resolve(root))) { res.writeHead(403).end(); return; }
-    try { res.writeHead(200).end(readFileSync(path)); } catch { res.writeHead(404).end(); }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
 /** An NHWC float32 file as the core's image: {width, height, rgb} (batch 1, so the data is interleaved HWC). */
 function readImage(spec) {
-  const buf = readFileSync(join(caseDir, spec.file));
   const [n, height, width, channels] = spec.shape;
   if (n !== 1 || channels !== 3) throw new Error(`${spec.file}: shape ${spec.shape} is not (1, H, W, 3)`);
-  return { width, height, rgb: new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)) };
+  return readRgb(join(caseDir, spec.file), height, width);
 }
 
 function write(name, data, shape) {
@@ -47,10 +35,7 @@ function write(name, data, shape) {
   return shape;
 }
 
-const require = createRequire(import.meta.url);
-if (backend === 'wasm') setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
-await tf.setBackend(backend);
-await tf.ready();
+await useBackend(tf, backend);
 
 const server = await serve(modelDir);
 const base = `http://127.0.0.1:${server.address().port}/`;

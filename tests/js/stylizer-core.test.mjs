@@ -2,30 +2,17 @@
 // what it keeps between runs, style mixing, cancellation and tensor hygiene.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { validateManifest, shardPaths, toArtifacts, GRAPH_NAMES } from '../../static/stylizer/manifest.js';
-import { createStylizer, loadGraphs, StylizeAborted } from '../../static/stylizer/sanet.js';
+import { StylizeAborted } from '../../static/stylizer/sanet.js';
+import { stylizerFromDisk, useBackend } from '../../model/tfjs_node.mjs';
 import { ImageSizeError } from '../../static/stylizer/sizes.js';
 
 const MODEL = new URL('../../static/model/', import.meta.url).pathname;
 let stylizer;
 
 before(async () => {
-  const require = createRequire(import.meta.url);
-  setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
-  await tf.setBackend('wasm');
-  const manifest = validateManifest(JSON.parse(readFileSync(join(MODEL, 'manifest.json'))));
-  const artifacts = {};
-  for (const g of GRAPH_NAMES) {
-    const path = manifest.graphs[g].path;
-    const mj = JSON.parse(readFileSync(join(MODEL, path)));
-    artifacts[g] = toArtifacts(mj, shardPaths(path, mj).map((p) => { const b = readFileSync(join(MODEL, p)); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); }));
-  }
-  stylizer = createStylizer(await loadGraphs(manifest, artifacts, tf), tf);
+  await useBackend(tf, 'wasm');
+  ({ stylizer } = await stylizerFromDisk(MODEL, tf));
 });
 after(() => stylizer?.dispose());
 

@@ -8,15 +8,13 @@
 // resolution, alpha}, "positions": [{"level", "x", "y"}]}; images are float32 little-endian RGB in [0, 1] at
 // their own sizes (the page's code resizes and pads them). Writes CASE_DIR/result.json: {desc, rows: [{level,
 // x, y, row, col, index, n, sum}], backend} and CASE_DIR/rows.bin (the rows' weights, float32, in order).
-import { createServer } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadModel } from '../../static/stylizer/model-store.js';
 import { createStylizer, loadGraphs } from '../../static/stylizer/sanet.js';
 import { attentionRow, cellAt, disposeMaps } from '../../static/stylizer/attention.js';
+import { readImage as readRgb, serve, useBackend } from '../../model/tfjs_node.mjs';
 
 const [modelDir, caseDir, backend = 'wasm'] = process.argv.slice(2);
 if (!modelDir || !caseDir) {
@@ -24,26 +22,13 @@ if (!modelDir || !caseDir) {
   process.exit(2);
 }
 
-function serve(root) {
-  const server = createServer((req, res) => {
-    const path = resolve(root, '.' + decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    if (!path.startsWith(resolve(root))) { res.writeHead(403).end(); return; }
-    try { res.writeHead(200).end(readFileSync(path)); } catch { res.writeHead(404).end(); }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
 function readImage(spec) {
-  const buf = readFileSync(join(caseDir, spec.file));
   const [height, width, channels] = spec.shape;
   if (channels !== 3) throw new Error(`${spec.file}: shape ${spec.shape} is not (H, W, 3)`);
-  return { width, height, rgb: new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)) };
+  return readRgb(join(caseDir, spec.file), height, width);
 }
 
-const require = createRequire(import.meta.url);
-if (backend === 'wasm') setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
-await tf.setBackend(backend);
-await tf.ready();
+await useBackend(tf, backend);
 
 const server = await serve(modelDir);
 try {
