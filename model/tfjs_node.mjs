@@ -50,3 +50,10 @@ export function readImage(path, height, width) {
   if (rgb.length !== height * width * 3) throw new Error(`${path}: ${rgb.length} floats, not ${height}x${width}x3`);
   return { width, height, rgb };
 }
+
+/** A smooth synthetic picture h x w (seeded), with an optional key (the core keeps features of keyed images). */
+export function picture(h, w, seed, key) {
+  const rgb = new Float32Array(h * w * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = 0.5 + 0.45 * Math.sin(i * (0.013 + seed * 0.007) + seed);
+  return { width: w, height: h, rgb, ...(key && { key }) };
+}

@@ -6,20 +6,10 @@
 // in words what they show.
 
 import { cellAt, moveCell, sameCell, summarizeRow, attentionPanel, heatColor, reflectPadRGBA, OUTLINE_MIN } from './attention.js';
+import { h } from './dom.js';
 
 const TOP = 5; // cells outlined and counted in the text
 const STEP = 4; // cells per arrow key with Shift
-
-const h = (tag, attrs = {}, ...children) => {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v == null) continue;
-    if (k === 'text') el.textContent = v;
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) if (c != null) el.append(c);
-  return el;
-};
 
 const pct = (v) => `${v >= 0.095 ? Math.round(v * 100) : (v * 100).toFixed(1)}%`;
 

@@ -9,6 +9,7 @@ import { describe, loadFraction, runFraction, formatBytes } from './progress.js'
 import { SAMPLES, sampleUrl } from './samples.js';
 import { clampResolution, fitLongSide } from './sizes.js';
 import { AttentionExplorer } from './explorer.js';
+import { h } from './dom.js';
 
 /** Long side of the quick first picture shown while a larger resolution runs (root data-preview overrides; 0: none). */
 export const PREVIEW_RESOLUTION = 256;
@@ -48,17 +49,6 @@ const SLOTS = {
     samples: 'style', optional: true },
 };
 const REQUIRED = ['content', 'style'];
-
-const h = (tag, attrs = {}, ...children) => {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v == null) continue;
-    if (k === 'text') el.textContent = v;
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) if (c != null) el.append(c);
-  return el;
-};
 
 export class Stylizer {
   constructor(root, { vendorUrl, samplesBase, backend = null, isolation = Promise.resolve('unavailable') } = {}) {

@@ -412,7 +412,8 @@ async function init(msg) {
   timings.warmupMs = now() - t;
   post({
     type: 'ready', backend: S.backend, ranking, selftest: results, maxResolution: S.maxResolution, timings, stats,
-    manifest: { name: manifest.name, version: manifest.version, trained: !!manifest.trained, description: manifest.description || '' },
+    manifest: { name: manifest.name, version: manifest.version, trained: !!manifest.trained, description: manifest.description || '',
+      training: manifest.training ? { interim: !!manifest.training.interim } : null },
     crossOriginIsolated: !!self.crossOriginIsolated, wasm: wasmInfo(),
   });
 }

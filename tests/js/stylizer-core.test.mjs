@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { StylizeAborted } from '../../static/stylizer/sanet.js';
-import { stylizerFromDisk, useBackend } from '../../model/tfjs_node.mjs';
+import { picture, stylizerFromDisk, useBackend } from '../../model/tfjs_node.mjs';
 import { ImageSizeError } from '../../static/stylizer/sizes.js';
 
 const MODEL = new URL('../../static/model/', import.meta.url).pathname;
@@ -16,11 +16,6 @@ before(async () => {
 });
 after(() => stylizer?.dispose());
 
-function picture(h, w, seed, key) {
-  const rgb = new Float32Array(h * w * 3);
-  for (let i = 0; i < rgb.length; i++) rgb[i] = 0.5 + 0.45 * Math.sin(i * (0.013 + seed * 0.007) + seed);
-  return { width: w, height: h, rgb, ...(key && { key }) };
-}
 const unkeyed = ({ width, height, rgb }) => ({ width, height, rgb });
 const NONE = { encoder: 0, transform: 0, decoder: 0 };
 
