@@ -76,7 +76,7 @@ def test_hover_keys_toggle_and_text_on_the_shipped_model(browser, site):
         stylize(page)
         assert panel.is_visible()
         e = explorer(page)
-        (h, w), (sh, sw) = e["desc"]["output"], e["desc"]["style"]
+        h, w = e["desc"]["output"]
         assert (h, w) == (170, 256) and e["size"] == [e["desc"]["stylePadded"][1], e["desc"]["stylePadded"][0]]
         assert e["desc"]["levels"]["relu4_1"]["content"] == [176 // 8, 256 // 8]
 
