@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,11 +60,19 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def fork_is_safe() -> bool:
+    """fork copies only the calling thread: a lock another thread holds at that moment stays held in the
+    child for ever, and the worker hangs. Fork only from a single-threaded process (the `build` command, and
+    `serve`, whose server runs in the main thread); anywhere else (an embedding app, a test process with
+    server threads) pages render in this process."""
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
 def render_pages(site: Site, indexes: list[int], out: Path | None, jobs: int | None = None) -> list[PageResult]:
     """Render the pages at `indexes`, writing them into `out` if given; in parallel for big sites."""
     global _WORKER_SITE, _WORKER_OUT
     jobs = jobs or default_jobs()
-    if jobs <= 1 or len(indexes) < PARALLEL_MIN_PAGES or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or len(indexes) < PARALLEL_MIN_PAGES or not fork_is_safe():
         return [_finish(site.render_page(site.pages[i]), out, site.feed_sources) for i in indexes]
     _WORKER_SITE, _WORKER_OUT = site, out
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from site_builder.build import build
 from site_builder.errors import BuildFailed
-from tests.site.helpers import BASE, make_site, png, run_builder, tree
+from tests.site.helpers import BASE, PY, ROOT, make_site, png, run_builder, tree
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JEKYLL_POST = (FIXTURES / "2024-01-15-jekyll-sample.md").read_text()
@@ -122,6 +122,37 @@ def test_parallel_and_serial_builds_agree(tmp_path):
         result = run_builder("build", "--source", str(site), "--out", str(tmp_path / name), "--jobs", jobs)
         assert result.returncode == 0, result.stderr
     assert tree(tmp_path / "serial") == tree(tmp_path / "parallel")
+
+
+FORK_COUNT_SCRIPT = """
+import os, sys, threading
+from pathlib import Path
+from site_builder.build import build
+forks = []
+os.register_at_fork(before=lambda: forks.append(1))
+site, out = Path(sys.argv[1]), Path(sys.argv[2])
+build(site, out / "alone", jobs=2)
+alone = len(forks)
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()  # e.g. a server thread of an embedding app
+build(site, out / "threaded", jobs=2)
+stop.set()
+print(alone, len(forks) - alone)
+"""
+
+
+def test_builds_fork_workers_only_from_a_single_threaded_process(tmp_path):
+    """A fork copies only the calling thread, so a lock held by another thread would hang the worker: with
+    another thread alive the same build renders in-process, with the same output."""
+    files = {f"content/posts/p{i:03d}.md": f"---\ntitle: P{i}\ndate: 2024-02-{1 + i % 28:02d}\n---\n\nPage {i}.\n"
+             for i in range(60)}
+    site = make_site(tmp_path, files)
+    result = subprocess.run([PY, "-c", FORK_COUNT_SCRIPT, str(site), str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    alone, threaded = map(int, result.stdout.split())
+    assert alone >= 2 and threaded == 0
+    assert tree(tmp_path / "alone") == tree(tmp_path / "threaded")
 
 
 def test_drafts_only_with_the_flag(site):
