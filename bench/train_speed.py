@@ -53,14 +53,15 @@ def images(n: int, size: int, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def step_fn(model: SANetModel, batch: int, size: int, amp: bool, channels_last: bool):
+def step_fn(model: SANetModel, batch: int, size: int, amp: bool, channels_last: bool, compiled: bool = False):
+    loss_fn = torch.compile(sanet_losses) if compiled else sanet_losses   # as model.train --compile does
     params = list(model.transform.parameters()) + list(model.decoder.parameters())
     opt = torch.optim.Adam(params, lr=1e-4)
     content, style = images(batch, size, channels_last), images(batch, size, channels_last)
 
     def run():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            terms = sanet_losses(model, content, style)
+            terms = loss_fn(model, content, style)
         total = weighted_total(terms, LossWeights())
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -105,6 +106,7 @@ def main() -> int:
     p.add_argument("--part-images", type=int, default=24)
     p.add_argument("--profile", type=int, default=None, metavar="SIZE", help="profile one step at SIZE px")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--compile", action="store_true", help="torch.compile the loss computation (the warm-up compiles)")
     p.add_argument("--malloc", choices=("keep", "default"), default="keep",
                    help="keep: what model.train does (model/cpu_memory.py); default: glibc's own behaviour")
     args = p.parse_args()
@@ -116,7 +118,8 @@ def main() -> int:
     model = make_model(args.encoder, channels_last)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.encoder}, "
           f"{'bf16 autocast + channels_last' if amp else 'float32'}, malloc "
-          f"{'keeps freed memory' if kept else 'glibc default (mmap above 32 MiB)'}", flush=True)
+          f"{'keeps freed memory' if kept else 'glibc default (mmap above 32 MiB)'}"
+          f"{', torch.compile' if args.compile else ''}", flush=True)
 
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
@@ -133,7 +136,11 @@ def main() -> int:
                 print(f"{size:4d} px  {name:<24} {med:7.2f} s  (min {lo:.2f}, max {hi:.2f}; CPU {cpu:.2f} s; "
                       f"{args.part_images} images)", flush=True)
         else:
-            lo, med, hi, cpu = timed(step_fn(model, args.batch_size, size, amp, channels_last), args.repeats)
+            started = time.perf_counter()
+            run = step_fn(model, args.batch_size, size, amp, channels_last, args.compile)
+            lo, med, hi, cpu = timed(run, args.repeats)
+            if args.compile:
+                print(f"{size:4d} px  compile + warm-up + {args.repeats} steps: {time.perf_counter() - started:.0f} s")
             print(f"{size:4d} px  step {med:7.2f} s  ({1 / med:.3f} it/s; min {lo:.2f}, max {hi:.2f}; CPU {cpu:.2f} s; "
                   f"batch {args.batch_size})", flush=True)
     return 0
