@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -81,9 +82,11 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
 
 
-def random_crop(path: Path, size: int, u: float, v: float, flip: bool) -> torch.Tensor:
-    """A size x size crop at relative position (u, v) in [0, 1); images smaller than `size` are upsampled."""
-    image = fit_short_side(load_rgb(path), size, downscale=False)
+def random_crop(path: Path, size: int, u: float, v: float, flip: bool, zoom: float = 1.0) -> torch.Tensor:
+    """A size x size crop at relative position (u, v) in [0, 1) of the image enlarged `zoom` times; images
+    whose short side is then still under `size` are upsampled to it."""
+    image = load_rgb(path)
+    image = fit_short_side(image, max(size, round(min(image.size) * zoom)), downscale=False)
     w, h = image.size
     x, y = int(u * (w - size + 1)), int(v * (h - size + 1))
     image = image.crop((x, y, x + size, y + size))
@@ -135,15 +138,20 @@ class PairBatches:
     """Endless (content, style) batches from two image folders; batch `step` depends on (seed, step) only."""
 
     def __init__(self, content_dir: Path, style_dir: Path, batch_size: int, size: "int | CropSchedule",
-                 seed: int = 0, threads: int = 4):
+                 seed: int = 0, threads: int = 4, max_zoom: float = 1.0):
         self.content = list_images(content_dir, "train")
         self.style = list_images(style_dir, "train")
         self.schedule = size if isinstance(size, CropSchedule) else CropSchedule(((0, size),))
         self.batch_size, self.seed = batch_size, seed
+        if max_zoom < 1:
+            raise ValueError(f"the largest zoom must be at least 1, got {max_zoom}")
+        self.max_zoom = max_zoom
         self.pool = ThreadPoolExecutor(max(1, threads))   # PIL decodes with the GIL released
 
-    def plan(self, step: int) -> list[tuple[Path, float, float, bool]]:
-        """The 2 * batch_size crops of batch `step`: contents first, then styles."""
+    def plan(self, step: int) -> list[tuple[Path, float, float, bool, float]]:
+        """The 2 * batch_size crops of batch `step`: contents first, then styles. Each image is enlarged by a
+        zoom drawn log-uniformly from [1, max_zoom] (none when max_zoom is 1): the sources are small
+        (224-288 px), and a reader's 512 px picture is them enlarged about 2x, strokes and all."""
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         n = self.batch_size
         ci = torch.randint(len(self.content), (n,), generator=g).tolist()
@@ -151,12 +159,15 @@ class PairBatches:
         uv = torch.rand(2 * n, 2, generator=g).tolist()
         flips = (torch.rand(2 * n, generator=g) < 0.5).tolist()
         paths = [self.content[i] for i in ci] + [self.style[i] for i in si]
-        return [(p, u, v, f) for p, (u, v), f in zip(paths, uv, flips)]
+        zooms = [1.0] * (2 * n)
+        if self.max_zoom > 1:   # drawn last, so batches without zoom are what they always were
+            zooms = torch.rand(2 * n, generator=g).mul(math.log(self.max_zoom)).exp().tolist()
+        return [(p, u, v, f, z) for p, (u, v), f, z in zip(paths, uv, flips, zooms)]
 
     def submit(self, step: int):
         """Start decoding batch `step` in the thread pool; `.result()` of the returned future gives the batch."""
         size = self.schedule.size_at(step)
-        futures = [self.pool.submit(random_crop, p, size, u, v, f) for p, u, v, f in self.plan(step)]
+        futures = [self.pool.submit(random_crop, p, size, u, v, f, z) for p, u, v, f, z in self.plan(step)]
         return _Stack(futures, self.batch_size)
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:

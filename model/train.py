@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--size", type=str, default="256",
                    help="crop size (a multiple of 16), or a schedule of sizes by step: 128,192@8000,256@16000")
+    p.add_argument("--zoom", type=float, default=1.0,
+                   help="enlarge each training image by a factor drawn log-uniformly from [1, ZOOM] before "
+                        "cropping (1: crops at the images' own scale)")
     p.add_argument("--scale-size", type=int, default=256,
                    help="crop size at which a fresh start measures the encoder's channel normalisation (small "
                         "crops leave rare channels almost silent, and their 1/mean scales explode)")
@@ -93,6 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.crops = CropSchedule.parse(args.size)
     except ValueError as e:
         p.error(f"--size: {e}")
+    if not 1 <= args.zoom <= 8:
+        p.error(f"--zoom must be between 1 and 8, got {args.zoom}")
     if args.batch_size < 1 or args.max_steps < 0 or args.log_every < 1:
         p.error("--batch-size and --log-every must be positive, --max-steps non-negative")
     return args
@@ -393,7 +398,7 @@ def train(args, t0: float) -> int:
     kept = keep_freed_memory()   # without it, large crops pay page faults on every activation (cpu_memory.py)
 
     batches = PairBatches(args.data / CONTENT_DIR, args.data / STYLE_DIR, args.batch_size, args.crops, args.seed,
-                          args.threads)
+                          args.threads, args.zoom)
     held_out_pairs(args.data / CONTENT_DIR, args.data / STYLE_DIR, GRID_SIZE)   # the grid's images: fail now, not at the end
     state = load_state(args.run_dir)
     if state is None and args.weights.exists():
@@ -423,7 +428,8 @@ def train(args, t0: float) -> int:
     weights = LossWeights(args.content_weight, args.style_weight, args.identity1_weight, args.identity2_weight)
     run = int(max((r["run"] for r in read_log(args.run_dir / LOG_FILE)), default=-1)) + 1
     first_step = step
-    print(f"run {run}: {args.encoder} step {step} -> at most {args.max_steps} on {device}, crops {args.crops} px, "
+    print(f"run {run}: {args.encoder} step {step} -> at most {args.max_steps} on {device}, crops {args.crops} px "
+          f"(zoom 1-{args.zoom:g}x), "
           f"bf16 autocast {'on' if amp else 'off'} + channels_last {'on' if channels_last else 'off'} ({why}), "
           f"sdpa {'on' if args.sdpa else 'off'}, compile {'on' if args.compile else 'off'}, "
           f"malloc {'keeps freed memory' if kept else 'default'}; "

@@ -31,6 +31,10 @@ def test_crop_schedule_is_a_function_of_step(tiny_data):
     batches.close()
     with pytest.raises(SystemExit):
         train.parse_args(["--size", "32,40@5"])          # 40 is not a multiple of 16
+    for zoom in ("0.5", "9"):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--zoom", zoom])
+    assert train.parse_args(["--zoom", "2"]).zoom == 2.0
 
 
 def test_bf16_is_the_default_exactly_where_the_cpu_has_it():

@@ -70,6 +70,30 @@ def test_crops_upsample_small_images_and_flip(tmp_path):
     assert torch.equal(b, a.flip(-1))
 
 
+def test_zoom_enlarges_before_cropping_and_leaves_the_rest_of_the_batch_alone(tmp_path, tiny_data):
+    halves = tmp_path / "halves.png"
+    pixels = np.zeros((64, 64, 3), dtype=np.uint8)
+    pixels[:, :32] = (255, 0, 0)      # left half red, right half blue
+    pixels[:, 32:] = (0, 0, 255)
+    Image.fromarray(pixels).save(halves)
+    plain = random_crop(halves, 64, 0.0, 0.0, flip=False)
+    zoomed = random_crop(halves, 64, 0.0, 0.0, flip=False, zoom=2.0)   # 128 px image: its left 64 px are red
+    assert plain.shape == zoomed.shape == (3, 64, 64)
+    assert 0.45 < plain[0].mean() < 0.55 and zoomed[0].mean() > 0.97 and zoomed[2].mean() < 0.03
+
+    plain_batches = PairBatches(tiny_data / CONTENT_DIR, tiny_data / STYLE_DIR, 2, 32, seed=3)
+    zoom_batches = PairBatches(tiny_data / CONTENT_DIR, tiny_data / STYLE_DIR, 2, 32, seed=3, max_zoom=2.0)
+    plain_plan, zoom_plan = plain_batches.plan(5), zoom_batches.plan(5)
+    assert [c[:4] for c in plain_plan] == [c[:4] for c in zoom_plan]   # same images, places and flips
+    assert {c[4] for c in plain_plan} == {1.0}
+    zooms = [c[4] for step in range(20) for c in zoom_batches.plan(step)]
+    assert 1 <= min(zooms) < 1.2 and 1.8 < max(zooms) <= 2 and len(set(zooms)) == len(zooms)
+    assert zoom_batches.batch(5)[1].shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="at least 1"):
+        PairBatches(tiny_data / CONTENT_DIR, tiny_data / STYLE_DIR, 2, 32, max_zoom=0.5)
+    plain_batches.close(), zoom_batches.close()
+
+
 def test_bad_inputs_are_named(tmp_path, capsys, encoder_file, tiny_data):
     assert run(tmp_path / "nowhere", tmp_path / "r", encoder_file) == 2
     assert str(tmp_path / "nowhere" / CONTENT_DIR) in capsys.readouterr().err
