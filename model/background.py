@@ -25,8 +25,9 @@ CHECKPOINTS = ROOT / "model" / "checkpoints"
 RUN_DIR = CHECKPOINTS / "training"                        # train_state.pt, train_log.csv, loss.png
 WEIGHTS = CHECKPOINTS / "sanet-vgg19.safetensors"         # float16 weights: what export and evaluate read
 WORK_DIR = ROOT / "runs" / "background"                   # git-ignored: pid, process log, grid.png
-# The schedule chosen from measurement (README, Training): progressive crops, batch 8.
-TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@12000", "--batch-size", "8",
+# The schedule (README, Training): progressive crops, batch 8, images enlarged 1-2x before cropping (measured
+# against no zoom from step 2,116: 512 px style 0.513 vs 0.570 x identity after 200 steps, 256 px 0.483 vs 0.447).
+TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@12000", "--zoom", "2", "--batch-size", "8",
               "--max-steps", "40000", "--state-precision", "compact", "--log-every", "50")
 
 
