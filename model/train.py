@@ -448,7 +448,7 @@ def train(args, t0: float) -> int:
                 "description": f"SANet with the ImageNet {args.encoder.upper()} encoder, trained {step} iterations "
                                "on photos x paintings",
                 "training": {"iterations": step, "batch_size": args.batch_size, "crop": str(args.crops),
-                             "encoder": args.encoder,
+                             "encoder": args.encoder, "max_zoom": args.zoom,
                              "data": {"photos": len(seen[CONTENT_DIR]), "paintings": len(seen[STYLE_DIR]),
                                       "source": "../shared/data, held-out split excluded"},
                              "optimizer": f"Adam, lr {args.lr:g} / (1 + {args.lr_decay:g} * step)",
