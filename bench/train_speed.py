@@ -4,6 +4,7 @@
     python bench/train_speed.py --parts                 # decoder fwd+bwd, encoder with / without input gradients
     python bench/train_speed.py --profile 256           # torch.profiler's top ops for one step at 256 px
     python bench/train_speed.py --precision float32     # the same in float32 (the 3.3x comparison)
+    python bench/train_speed.py --sizes 128 --identity-images 8 4 2 0   # identity losses on part of the batch
 
 Medians over --repeats timed runs after one warm-up run. Synthetic inputs (random crops are a data-loading
 matter, measured separately by the train loop's own it/s). Pause any background training while this runs
@@ -53,7 +54,8 @@ def images(n: int, size: int, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def step_fn(model: SANetModel, batch: int, size: int, amp: bool, channels_last: bool, compiled: bool = False):
+def step_fn(model: SANetModel, batch: int, size: int, amp: bool, channels_last: bool, compiled: bool = False,
+            identity_images: int | None = None):
     loss_fn = torch.compile(sanet_losses) if compiled else sanet_losses   # as model.train --compile does
     params = list(model.transform.parameters()) + list(model.decoder.parameters())
     opt = torch.optim.Adam(params, lr=1e-4)
@@ -61,7 +63,7 @@ def step_fn(model: SANetModel, batch: int, size: int, amp: bool, channels_last: 
 
     def run():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            terms = loss_fn(model, content, style)
+            terms = loss_fn(model, content, style, identity_images)
         total = weighted_total(terms, LossWeights())
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -106,6 +108,8 @@ def main() -> int:
     p.add_argument("--part-images", type=int, default=24)
     p.add_argument("--profile", type=int, default=None, metavar="SIZE", help="profile one step at SIZE px")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--identity-images", type=int, nargs="+", default=[None], metavar="K",
+                   help="identity losses on K of the batch's pairs (model.train --identity-images); one row each")
     p.add_argument("--compile", action="store_true", help="torch.compile the loss computation (the warm-up compiles)")
     p.add_argument("--malloc", choices=("keep", "default"), default="keep",
                    help="keep: what model.train does (model/cpu_memory.py); default: glibc's own behaviour")
@@ -136,13 +140,16 @@ def main() -> int:
                 print(f"{size:4d} px  {name:<24} {med:7.2f} s  (min {lo:.2f}, max {hi:.2f}; CPU {cpu:.2f} s; "
                       f"{args.part_images} images)", flush=True)
         else:
-            started = time.perf_counter()
-            run = step_fn(model, args.batch_size, size, amp, channels_last, args.compile)
-            lo, med, hi, cpu = timed(run, args.repeats)
-            if args.compile:
-                print(f"{size:4d} px  compile + warm-up + {args.repeats} steps: {time.perf_counter() - started:.0f} s")
-            print(f"{size:4d} px  step {med:7.2f} s  ({1 / med:.3f} it/s; min {lo:.2f}, max {hi:.2f}; CPU {cpu:.2f} s; "
-                  f"batch {args.batch_size})", flush=True)
+            for k in args.identity_images:
+                started = time.perf_counter()
+                run = step_fn(model, args.batch_size, size, amp, channels_last, args.compile, k)
+                lo, med, hi, cpu = timed(run, args.repeats)
+                if args.compile:
+                    print(f"{size:4d} px  compile + warm-up + {args.repeats} steps: "
+                          f"{time.perf_counter() - started:.0f} s")
+                print(f"{size:4d} px  step {med:7.2f} s  ({1 / med:.3f} it/s; min {lo:.2f}, max {hi:.2f}; "
+                      f"CPU {cpu:.2f} s; batch {args.batch_size}, identity on "
+                      f"{args.batch_size if k is None else k})", flush=True)
     return 0
 
 

@@ -47,29 +47,40 @@ def feature_loss(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> torc
     return sum(F.mse_loss(a[t].float(), b[t].float()) for t in TAPS)
 
 
-def sanet_losses(model: SANetModel, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+def sanet_losses(model: SANetModel, content: torch.Tensor, style: torch.Tensor,
+                 identity_images: int | None = None) -> dict[str, torch.Tensor]:
     """The four loss terms (unweighted) for a batch of content and style images, (B, 3, H, W) each.
 
     H and W must be multiples of 16. Ics, Icc and Iss go through the transform, decoder and encoder as one
-    batch of 3B (every op is per image, so this only makes the GPU's work larger and fewer). Content and
-    style features need no gradients (frozen encoder, data inputs); decoder outputs stay unclamped, as in
-    the original."""
+    batch of B + 2k (every op is per image, so this only makes the GPU's work larger and fewer). The identity
+    terms use the first k = identity_images pairs (default: all B, as the paper): each term is a mean over
+    images, so a subset estimates the same loss, while Icc and Iss are two thirds of a full step's decoder
+    and encoder work. Content and style features need no gradients (frozen encoder, data inputs); decoder
+    outputs stay unclamped, as in the original."""
     b = content.shape[0]
+    k = b if identity_images is None else identity_images
+    if not 0 <= k <= b:
+        raise ValueError(f"identity_images must be in 0..{b} (the batch size), not {k}")
     with torch.no_grad():
         f = model.encode(torch.cat([content, style]))
-    fc = {k: v[:b] for k, v in f.items()}
-    fs = {k: v[b:] for k, v in f.items()}
-    queries = {t: torch.cat([fc[t], fc[t], fs[t]]) for t in CONTENT_TAPS}    # Ics, Icc, Iss
-    keys = {t: torch.cat([fs[t], fc[t], fs[t]]) for t in CONTENT_TAPS}
+    fc = {t: v[:b] for t, v in f.items()}
+    fs = {t: v[b:] for t, v in f.items()}
+    queries = {t: torch.cat([fc[t], fc[t][:k], fs[t][:k]]) for t in CONTENT_TAPS}    # Ics (B), Icc (k), Iss (k)
+    keys = {t: torch.cat([fs[t], fc[t][:k], fs[t][:k]]) for t in CONTENT_TAPS}
     out = model.decoder(model.transform(queries["relu4_1"], keys["relu4_1"], queries["relu5_1"], keys["relu5_1"]))
-    icc, iss = out[b:2 * b], out[2 * b:]
+    icc, iss = out[b:b + k], out[b + k:]
     fo = model.encode(out)
-    fcs, fcc, fss = ({k: v[i * b:(i + 1) * b] for k, v in fo.items()} for i in range(3))
-    return {
-        "content": content_loss(fcs, fc),
-        "style": style_loss(fcs, fs),
-        "identity1": F.mse_loss(icc.float(), content.float()) + F.mse_loss(iss.float(), style.float()),
-        "identity2": feature_loss(fcc, fc) + feature_loss(fss, fs),
+    fcs = {t: v[:b] for t, v in fo.items()}
+    fcc = {t: v[b:b + k] for t, v in fo.items()}
+    fss = {t: v[b + k:] for t, v in fo.items()}
+    terms = {"content": content_loss(fcs, fc), "style": style_loss(fcs, fs)}
+    if k == 0:
+        zero = torch.zeros((), device=out.device)
+        return terms | {"identity1": zero, "identity2": zero}
+    return terms | {
+        "identity1": F.mse_loss(icc.float(), content[:k].float()) + F.mse_loss(iss.float(), style[:k].float()),
+        "identity2": feature_loss(fcc, {t: v[:k] for t, v in fc.items()})
+                     + feature_loss(fss, {t: v[:k] for t, v in fs.items()}),
     }
 
 

@@ -76,6 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--style-weight", type=float, default=LossWeights.style)
     p.add_argument("--identity1-weight", type=float, default=LossWeights.identity1)
     p.add_argument("--identity2-weight", type=float, default=LossWeights.identity2)
+    p.add_argument("--identity-images", type=int, default=None, metavar="K",
+                   help="compute the identity losses on K of each batch's pairs (default: all, as the paper); "
+                        "each step then decodes B + 2K images instead of 3B")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
@@ -100,6 +103,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--zoom must be between 1 and 8, got {args.zoom}")
     if args.batch_size < 1 or args.max_steps < 0 or args.log_every < 1:
         p.error("--batch-size and --log-every must be positive, --max-steps non-negative")
+    if args.identity_images is None:
+        args.identity_images = args.batch_size
+    if not 0 <= args.identity_images <= args.batch_size:
+        p.error(f"--identity-images must be between 0 and the batch size ({args.batch_size}), "
+                f"got {args.identity_images}")
     return args
 
 
@@ -429,7 +437,7 @@ def train(args, t0: float) -> int:
     run = int(max((r["run"] for r in read_log(args.run_dir / LOG_FILE)), default=-1)) + 1
     first_step = step
     print(f"run {run}: {args.encoder} step {step} -> at most {args.max_steps} on {device}, crops {args.crops} px "
-          f"(zoom 1-{args.zoom:g}x), "
+          f"(zoom 1-{args.zoom:g}x), identity losses on {args.identity_images} of {args.batch_size} pairs, "
           f"bf16 autocast {'on' if amp else 'off'} + channels_last {'on' if channels_last else 'off'} ({why}), "
           f"sdpa {'on' if args.sdpa else 'off'}, compile {'on' if args.compile else 'off'}, "
           f"malloc {'keeps freed memory' if kept else 'default'}; "
@@ -449,6 +457,7 @@ def train(args, t0: float) -> int:
                                "on photos x paintings",
                 "training": {"iterations": step, "batch_size": args.batch_size, "crop": str(args.crops),
                              "encoder": args.encoder, "max_zoom": args.zoom,
+                             "identity_images": args.identity_images,
                              "data": {"photos": len(seen[CONTENT_DIR]), "paintings": len(seen[STYLE_DIR]),
                                       "source": "../shared/data, held-out split excluded"},
                              "optimizer": f"Adam, lr {args.lr:g} / (1 + {args.lr_decay:g} * step)",
@@ -472,7 +481,7 @@ def train(args, t0: float) -> int:
         for g in opt.param_groups:
             g["lr"] = lr
         with autocast():
-            terms = loss_fn(model, content, style)
+            terms = loss_fn(model, content, style, args.identity_images)
         total = weighted_total(terms, weights)
         opt.zero_grad(set_to_none=True)
         total.backward()

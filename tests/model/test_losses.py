@@ -118,3 +118,30 @@ def test_sanet_losses_pair_the_right_images():
     for name, value in expected.items():
         assert terms[name].item() == pytest.approx(value, rel=1e-4), name
         assert value > 0, name
+
+
+def test_identity_losses_on_part_of_the_batch_are_those_of_its_first_pairs():
+    """identity_images=k keeps content and style on the whole batch and takes both identity terms from the
+    first k pairs alone; k=0 drops them; k outside 0..B is refused."""
+    model = SANetModel("vgg16").eval()
+    random_init_(model, seed=7)
+    gen = torch.Generator().manual_seed(1)
+    content, style = torch.rand(3, 3, 32, 32, generator=gen), torch.rand(3, 3, 32, 32, generator=gen)
+    with torch.no_grad():
+        whole = sanet_losses(model, content, style)
+        all_three = sanet_losses(model, content, style, 3)
+        part = sanet_losses(model, content, style, 1)
+        first = sanet_losses(model, content[:1], style[:1])
+        none = sanet_losses(model, content, style, 0)
+    for t in whole:
+        assert all_three[t].item() == pytest.approx(whole[t].item(), rel=1e-5), t
+    for t in ("content", "style"):
+        assert part[t].item() == pytest.approx(whole[t].item(), rel=1e-5), t
+        assert none[t].item() == pytest.approx(whole[t].item(), rel=1e-5), t
+    for t in ("identity1", "identity2"):
+        assert part[t].item() == pytest.approx(first[t].item(), rel=1e-5), t
+        assert part[t].item() != pytest.approx(whole[t].item(), rel=1e-3), t   # the subset really is smaller
+        assert none[t].item() == 0.0, t
+    for k in (-1, 4):
+        with pytest.raises(ValueError, match="identity_images must be in 0..3"):
+            sanet_losses(model, content, style, k)

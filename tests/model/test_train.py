@@ -22,7 +22,7 @@ from model.data import (CONTENT_DIR, STYLE_DIR, DataError, PairBatches, export_e
                         is_held_out, list_images, prepare, random_crop)
 from model.losses import LossWeights, sanet_losses, weighted_total
 from model.sanet_torch import SANet, SANetModel
-from model.weights import save_checkpoint
+from model.weights import read_checkpoint, save_checkpoint
 from scripts.prepare_device_run import payload_parts_mib
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -314,3 +314,18 @@ def test_device_script_trains_copies_out_and_collects_back(tiny_data, encoder_fi
     missing = subprocess.run(["bash", str(script), "--collect", str(tmp_path / "nothing")], env=env,
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "nothing/model.safetensors is missing" in missing.stderr
+
+
+def test_identity_images_option_is_checked_used_and_recorded(tiny_data, encoder_file, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run(tiny_data, tmp_path / "r", encoder_file, "--batch-size", "2", "--identity-images", "3")
+    assert "--identity-images must be between 0 and the batch size (2), got 3" in capsys.readouterr().err
+    assert run(tiny_data, tmp_path / "part", encoder_file, "--batch-size", "2", "--identity-images", "1",
+               "--max-steps", "1") == 0
+    assert "identity losses on 1 of 2 pairs" in capsys.readouterr().out
+    meta = read_checkpoint(tmp_path / "part" / train.WEIGHTS_FILE)[-1]
+    assert meta["training"]["identity_images"] == 1
+    assert run(tiny_data, tmp_path / "none", encoder_file, "--batch-size", "2", "--identity-images", "0",
+               "--max-steps", "1") == 0
+    log = train.read_log(tmp_path / "none" / train.LOG_FILE)
+    assert log[-1]["identity1"] == 0.0 and log[-1]["identity2"] == 0.0 and log[-1]["content"] > 0
