@@ -27,8 +27,8 @@ WEIGHTS = CHECKPOINTS / "sanet-vgg19.safetensors"         # float16 weights: wha
 WORK_DIR = ROOT / "runs" / "background"                   # git-ignored: pid, process log, grid.png
 # The schedule (README, Training): progressive crops, batch 8, images enlarged 1-2x before cropping (measured
 # against no zoom from step 2,116: 512 px style 0.513 vs 0.570 x identity after 200 steps, 256 px 0.483 vs 0.447),
-# identity losses on 2 of the 8 pairs (measured against all 8 from step 3,065 at equal CPU time: 512 px style
-# 0.464 vs 0.499 x, 256 px 0.440 vs 0.448, content 0.01 higher at both).
+# identity losses on 2 of the 8 pairs (1.75x faster steps; its A/B against all 8 and why that evidence is weak:
+# README, Training).
 TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@12000", "--zoom", "2", "--identity-images", "2",
               "--batch-size", "8", "--max-steps", "40000", "--state-precision", "compact", "--log-every", "50")
 
