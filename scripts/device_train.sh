@@ -11,8 +11,10 @@
 # train the same committed state. On the machine it trains for BUDGET seconds (default 480, start-up and
 # saving included) with bf16 autocast and channels_last, and leaves in $OUT: model.safetensors (float16 weights, 15.3 MiB), train_state.pt (step,
 # RNG, 8-bit Adam state: 7.7 MiB), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images,
-# never commit it) and train.out (the console log). Extra arguments go to `python -m model.train`
-# (= `python -m model train`), e.g. --sdpa or --compile: compare the it/s each run prints.
+# never commit it) and train.out (the console log). It trains with the background run's recipe
+# (model/background.py TRAIN_ARGS: crop schedule, zoom, identity pairs, batch), so both continue the same run.
+# Extra arguments go to `python -m model.train` after it and win, e.g. --sdpa or --compile (compare the it/s
+# each run prints) or another --size.
 # The machine needs only PyTorch, NumPy, Pillow and safetensors, which it has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,9 +48,10 @@ OUT=${OUT:-runs/device-out}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "(no nvidia-smi)"
 "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+read -r -a RECIPE <<< "$("$PYTHON" -c 'from model.background import TRAIN_ARGS; print(" ".join(TRAIN_ARGS))')"
 PYTHONUNBUFFERED=1 "$PYTHON" -m model.train --data "$DATA" --run-dir "$RUN_DIR" --weights "$WEIGHTS" \
     --report-dir "$OUT" --encoder-weights "$ENCODER" --state-precision compact --budget-seconds "$BUDGET" \
-    --threads 8 "$@" \
+    --threads 8 "${RECIPE[@]}" "$@" \
     2>&1 | tee "$OUT/train.out"
 cp "$WEIGHTS" "$OUT/model.safetensors"
 cp "$RUN_DIR"/train_state.pt "$RUN_DIR"/train_log.csv "$RUN_DIR"/loss.png "$OUT/"

@@ -299,6 +299,8 @@ def test_device_script_trains_copies_out_and_collects_back(tiny_data, encoder_fi
     done = subprocess.run(["bash", str(script), *small], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "stopping at step 1: wall-clock budget" in done.stdout
+    # the background run's recipe applies (zoom, identity pairs), and the arguments given after it win (size)
+    assert "crops 32 px (zoom 1-2x), identity losses on 2 of 2 pairs" in done.stdout
     out = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert out == ["grid.png", "loss.png", "model.safetensors", "train.out", "train_log.csv", "train_state.pt"]
     assert all((tmp_path / "out" / f).stat().st_size < 16 * MIB for f in out)
