@@ -7,8 +7,8 @@
 The run is `python -m model.train` under `nice -n 19`, so tests, builds and benchmarks keep their speed; it
 checkpoints atomically every --save-every seconds (10 minutes) and on SIGTERM. Its weights, compact state,
 log and loss plot are the committed ones (model/checkpoints/), replaced in place at each save; the grid of
-held-out images and the process log go to the git-ignored runs/background/. Extra arguments after `start`
-go to model.train (e.g. `--budget-seconds 3600`).
+held-out images, the weight average (ema.safetensors) and the process log go to the git-ignored
+runs/background/. Extra arguments after `start` go to model.train (e.g. `--budget-seconds 3600`).
 """
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ WORK_DIR = ROOT / "runs" / "background"                   # git-ignored: pid, pr
 # The schedule (README, Training): progressive crops, batch 8, images enlarged 1-2x before cropping (measured
 # against no zoom from step 2,116: 512 px style 0.513 vs 0.570 x identity after 200 steps, 256 px 0.483 vs 0.447),
 # identity losses on 2 of the 8 pairs (1.75x faster steps; its A/B against all 8 and why that evidence is weak:
-# README, Training).
+# README, Training), and an average of the weights over the last ~1,000 steps beside each checkpoint
+# (runs/background/ema.safetensors: git-ignored, restarted from the resumed weights each run).
 TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@12000", "--zoom", "2", "--identity-images", "2",
+              "--ema-decay", "0.999",
               "--batch-size", "8", "--max-steps", "40000", "--state-precision", "compact", "--log-every", "50")
 
 

@@ -38,7 +38,7 @@ from .losses import LossWeights, sanet_losses, weighted_total
 from .sanet_torch import SANetModel
 
 WEIGHTS_FILE, STATE_FILE, LOG_FILE = "model.safetensors", "train_state.pt", "train_log.csv"
-PLOT_FILE, GRID_FILE = "loss.png", "grid.png"
+PLOT_FILE, GRID_FILE, EMA_FILE = "loss.png", "grid.png", "ema.safetensors"
 LOG_COLUMNS = ("step", "run", "elapsed_s", "lr", "total", "content", "style", "identity1", "identity2")
 SCALE_IMAGES = 32          # centre crops of each kind that normalise the encoder's channels at a fresh start
 GRID_SIZE = 4              # held-out contents (rows) x styles (columns) in grid.png
@@ -79,6 +79,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--identity-images", type=int, default=None, metavar="K",
                    help="compute the identity losses on K of each batch's pairs (default: all, as the paper); "
                         "each step then decodes B + 2K images instead of 3B")
+    p.add_argument("--ema-decay", type=float, default=0.0, metavar="D",
+                   help=f"also keep an exponential moving average of the weights (W <- D W + (1 - D) W_step) and "
+                        f"save it with each checkpoint as REPORT_DIR/{EMA_FILE}, which evaluate and ship read "
+                        f"like any checkpoint; it starts from the resumed weights each run (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
@@ -105,6 +109,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--batch-size and --log-every must be positive, --max-steps non-negative")
     if args.identity_images is None:
         args.identity_images = args.batch_size
+    if not 0 <= args.ema_decay < 1:
+        p.error(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
     if not 0 <= args.identity_images <= args.batch_size:
         p.error(f"--identity-images must be between 0 and the batch size ({args.batch_size}), "
                 f"got {args.identity_images}")
@@ -211,6 +217,37 @@ def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
             raise ValueError(f"optimizer state for parameter {i} has shape {list(s['exp_avg_sq'].shape)}, "
                              f"the model's is {list(params[i].shape)}")
     opt.load_state_dict(state)
+
+
+def trained_part(model: SANetModel) -> torch.nn.ModuleDict:
+    """The modules the optimizer trains (transform, decoder): what the weight average covers, not the encoder."""
+    return torch.nn.ModuleDict({"transform": model.transform, "decoder": model.decoder})
+
+
+def weight_average(model: SANetModel, decay: float):
+    """An exponential moving average of the trained weights: checkpoints of the raw weights swing with Adam's
+    last steps (README, Training), an average over the last ~1 / (1 - decay) steps much less."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    ema = AveragedModel(trained_part(model), multi_avg_fn=get_ema_multi_avg_fn(decay))
+    ema.update_parameters(trained_part(model))     # the first update copies: the average starts at the weights
+    return ema
+
+
+def save_average(ema, model: SANetModel, path: Path, meta: dict, decay: float, since_step: int) -> None:
+    """The averaged weights as a checkpoint of their own (same format and meta, plus how it was averaged)."""
+    from types import SimpleNamespace
+
+    from .weights import save_checkpoint
+
+    averaged = SimpleNamespace(transform=ema.module["transform"], decoder=ema.module["decoder"],
+                               encoder_name=model.encoder_name, encoder_scales=model.encoder_scales)
+    updates = int(ema.n_averaged.item()) - 1
+    meta = {**meta, "ema": {"decay": decay, "since_step": since_step, "updates": updates},
+            "description": meta["description"] + f", weights averaged (EMA {decay:g}) over its last {updates} steps"}
+    tmp = path.with_name(path.name + ".tmp")
+    save_checkpoint(tmp, averaged, meta)
+    os.replace(tmp, path)
 
 
 def save_run(run_dir: Path, model: SANetModel, opt, step: int, args, meta: dict, seen: dict) -> None:
@@ -427,6 +464,7 @@ def train(args, t0: float) -> int:
     model.train()
     params = list(model.transform.parameters()) + list(model.decoder.parameters())
     opt = torch.optim.Adam(params, lr=args.lr)
+    ema = weight_average(model, args.ema_decay) if args.ema_decay else None
     step = 0
     if state is not None:
         load_optimizer_state(opt, state["optimizer"])
@@ -439,7 +477,7 @@ def train(args, t0: float) -> int:
     print(f"run {run}: {args.encoder} step {step} -> at most {args.max_steps} on {device}, crops {args.crops} px "
           f"(zoom 1-{args.zoom:g}x), identity losses on {args.identity_images} of {args.batch_size} pairs, "
           f"bf16 autocast {'on' if amp else 'off'} + channels_last {'on' if channels_last else 'off'} ({why}), "
-          f"sdpa {'on' if args.sdpa else 'off'}, compile {'on' if args.compile else 'off'}, "
+          f"sdpa {'on' if args.sdpa else 'off'}, ema {args.ema_decay:g}, compile {'on' if args.compile else 'off'}, "
           f"malloc {'keeps freed memory' if kept else 'default'}; "
           f"{len(batches.content)} photos x {len(batches.style)} paintings", flush=True)
 
@@ -463,6 +501,8 @@ def train(args, t0: float) -> int:
                              "optimizer": f"Adam, lr {args.lr:g} / (1 + {args.lr_decay:g} * step)",
                              "loss_weights": asdict(weights), "last_losses": rows[-1] if rows else None}}
         save_run(args.run_dir, model, opt, step, args, meta, seen)
+        if ema is not None:
+            save_average(ema, model, args.report_dir / EMA_FILE, meta, args.ema_decay, first_step)
         append_log(args.run_dir / LOG_FILE, rows)
         rows.clear()
         write_loss_plot(args.run_dir / LOG_FILE, args.run_dir / PLOT_FILE)
@@ -486,6 +526,8 @@ def train(args, t0: float) -> int:
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
+        if ema is not None:
+            ema.update_parameters(trained_part(model))
         step += 1
         vec = torch.stack([total.detach()] + [terms[k].detach().float() for k in ("content", "style", "identity1",
                                                                                     "identity2")])

@@ -9,10 +9,11 @@
 #
 # Stop the CPU background run first (python -m model background stop) and resume it after --collect: both
 # train the same committed state. On the machine it trains for BUDGET seconds (default 480, start-up and
-# saving included) with bf16 autocast and channels_last, and leaves in $OUT: model.safetensors (float16 weights, 15.3 MiB), train_state.pt (step,
-# RNG, 8-bit Adam state: 7.7 MiB), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images,
-# never commit it) and train.out (the console log). It trains with the background run's recipe
-# (model/background.py TRAIN_ARGS: crop schedule, zoom, identity pairs, batch), so both continue the same run.
+# saving included) with bf16 autocast and channels_last, and leaves in $OUT: model.safetensors (float16
+# weights, 15.3 MiB), train_state.pt (step, RNG, 8-bit Adam state: 7.7 MiB), ema.safetensors (the run's
+# weight average, 15.3 MiB), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images, never
+# commit it) and train.out (the console log). It trains with the background run's recipe (model/background.py
+# TRAIN_ARGS: crop schedule, zoom, identity pairs, weight average, batch), so both continue the same run.
 # Extra arguments go to `python -m model.train` after it and win, e.g. --sdpa or --compile (compare the it/s
 # each run prints) or another --size.
 # The machine needs only PyTorch, NumPy, Pillow and safetensors, which it has.

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     what = "Interim model: " if args.interim else ""
     meta["description"] = (f"{what}SANet with the ImageNet {encoder} encoder, {step:,} iterations on photos x paintings "
                            f"({hours} h on {args.hardware.split(' (')[0]})")
+    if meta.get("ema"):   # a weight average (model.train --ema-decay) says over how many steps
+        meta["description"] += f", weights averaged over its last {meta['ema']['updates']:,} steps"
     meta["interim"] = args.interim
     training = meta["training"]
     training.update(interim=args.interim, cpu_hours=hours, hardware=args.hardware, scores={
