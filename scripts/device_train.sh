@@ -13,7 +13,8 @@
 # weights, 15.3 MiB), train_state.pt (step, RNG, 8-bit Adam state: 7.7 MiB), ema.safetensors (the run's
 # weight average, 15.3 MiB), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images, never
 # commit it) and train.out (the console log). It trains with the background run's recipe (model/background.py
-# TRAIN_ARGS: crop schedule, zoom, identity pairs, weight average, batch), so both continue the same run.
+# TRAIN_ARGS: crop schedule, zoom, identity pairs, weight average, batch; 8 decoding threads, not its 1), so both
+# continue the same run.
 # Extra arguments go to `python -m model.train` after it and win, e.g. --sdpa or --compile (compare the it/s
 # each run prints) or another --size.
 # The machine needs only PyTorch, NumPy, Pillow and safetensors, which it has.
@@ -52,7 +53,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 read -r -a RECIPE <<< "$("$PYTHON" -c 'from model.background import TRAIN_ARGS; print(" ".join(TRAIN_ARGS))')"
 PYTHONUNBUFFERED=1 "$PYTHON" -m model.train --data "$DATA" --run-dir "$RUN_DIR" --weights "$WEIGHTS" \
     --report-dir "$OUT" --encoder-weights "$ENCODER" --state-precision compact --budget-seconds "$BUDGET" \
-    --threads 8 "${RECIPE[@]}" "$@" \
+    "${RECIPE[@]}" --threads 8 "$@" \
     2>&1 | tee "$OUT/train.out"
 cp "$WEIGHTS" "$OUT/model.safetensors"
 cp "$RUN_DIR"/train_state.pt "$RUN_DIR"/train_log.csv "$RUN_DIR"/loss.png "$OUT/"
