@@ -80,9 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="compute the identity losses on K of each batch's pairs (default: all, as the paper); "
                         "each step then decodes B + 2K images instead of 3B")
     p.add_argument("--ema-decay", type=float, default=0.0, metavar="D",
-                   help=f"also keep an exponential moving average of the weights (W <- D W + (1 - D) W_step) and "
+                   help="also keep an exponential moving average of the weights (W <- D W + (1 - D) W_step) and "
                         f"save it with each checkpoint as REPORT_DIR/{EMA_FILE}, which evaluate and ship read "
-                        f"like any checkpoint; it starts from the resumed weights each run (0: off)")
+                        "like any checkpoint; it starts from the resumed weights each run (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
