@@ -29,7 +29,8 @@ WORK_DIR = ROOT / "runs" / "background"                   # git-ignored: pid, pr
 # against no zoom from step 2,116: 512 px style 0.513 vs 0.570 x identity after 200 steps, 256 px 0.483 vs 0.447),
 # identity losses on 2 of the 8 pairs (1.75x faster steps; its A/B against all 8 and why that evidence is weak:
 # README, Training), and an average of the weights over the last ~1,000 steps beside each checkpoint
-# (runs/background/ema.safetensors: git-ignored, restarted from the resumed weights each run). One image-decoding
+# (runs/background/ema.safetensors: git-ignored; each run goes on with it when it was saved at the step resumed
+# from: a fresh clone's first run starts it again; scripts/device_train.sh --collect brings a GPU run's). One image-decoding
 # thread: on 2 cores the default 4 took CPU from the step's own 2 threads (3.6-3.8 s a 128 px step vs 3.3 s).
 TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@12000", "--zoom", "2", "--identity-images", "2",
               "--ema-decay", "0.999", "--threads", "1",

@@ -82,7 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ema-decay", type=float, default=0.0, metavar="D",
                    help="also keep an exponential moving average of the weights (W <- D W + (1 - D) W_step) and "
                         f"save it with each checkpoint as REPORT_DIR/{EMA_FILE}, which evaluate and ship read "
-                        "like any checkpoint; it starts from the resumed weights each run (0: off)")
+                        "like any checkpoint; a resumed run goes on with it when it was saved at the step resumed "
+                        "from, else it starts at the weights (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
@@ -224,14 +225,33 @@ def trained_part(model: SANetModel) -> torch.nn.ModuleDict:
     return torch.nn.ModuleDict({"transform": model.transform, "decoder": model.decoder})
 
 
-def weight_average(model: SANetModel, decay: float):
+def weight_average(model: SANetModel, decay: float, saved: Path, step: int):
     """An exponential moving average of the trained weights: checkpoints of the raw weights swing with Adam's
-    last steps (README, Training), an average over the last ~1 / (1 - decay) steps much less."""
+    last steps (README, Training), an average over the last ~1 / (1 - decay) steps much less.
+
+    It goes on from `saved` (the last run's average) when that was written at the step this run resumes from,
+    with the same decay and encoder: stopping for a benchmark or a GPU run must not cost the ~1,000 steps the
+    average needs. Otherwise it starts at the weights. -> (average, the step it started at, what was done)."""
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    from .weights import WeightsError, read_checkpoint
 
     ema = AveragedModel(trained_part(model), multi_avg_fn=get_ema_multi_avg_fn(decay))
     ema.update_parameters(trained_part(model))     # the first update copies: the average starts at the weights
-    return ema
+    if not saved.exists():
+        return ema, step, "new"
+    try:
+        transform, decoder, encoder, _, meta = read_checkpoint(saved)
+    except WeightsError as e:
+        return ema, step, f"new: {e}"
+    prior = meta.get("ema") or {}
+    if (meta.get("step"), prior.get("decay"), encoder) != (step, decay, model.encoder_name):
+        return ema, step, (f"new: {saved.name} is step {meta.get('step')}, decay {prior.get('decay')}, "
+                           f"{encoder}")
+    ema.module["transform"].load_state_dict(transform)
+    ema.module["decoder"].load_state_dict(decoder)
+    ema.n_averaged.fill_(prior["updates"] + 1)
+    return ema, prior["since_step"], f"resumed: {prior['updates']} steps since step {prior['since_step']}"
 
 
 def save_average(ema, model: SANetModel, path: Path, meta: dict, decay: float, since_step: int) -> None:
@@ -464,12 +484,13 @@ def train(args, t0: float) -> int:
     model.train()
     params = list(model.transform.parameters()) + list(model.decoder.parameters())
     opt = torch.optim.Adam(params, lr=args.lr)
-    ema = weight_average(model, args.ema_decay) if args.ema_decay else None
     step = 0
     if state is not None:
         load_optimizer_state(opt, state["optimizer"])
         set_rng_states(state["rng"])
         step = state["step"]
+    ema, ema_since, ema_note = (weight_average(model, args.ema_decay, args.report_dir / EMA_FILE, step)
+                                if args.ema_decay else (None, step, ""))
     loss_fn = torch.compile(sanet_losses) if args.compile else sanet_losses
     weights = LossWeights(args.content_weight, args.style_weight, args.identity1_weight, args.identity2_weight)
     run = int(max((r["run"] for r in read_log(args.run_dir / LOG_FILE)), default=-1)) + 1
@@ -477,7 +498,8 @@ def train(args, t0: float) -> int:
     print(f"run {run}: {args.encoder} step {step} -> at most {args.max_steps} on {device}, crops {args.crops} px "
           f"(zoom 1-{args.zoom:g}x), identity losses on {args.identity_images} of {args.batch_size} pairs, "
           f"bf16 autocast {'on' if amp else 'off'} + channels_last {'on' if channels_last else 'off'} ({why}), "
-          f"sdpa {'on' if args.sdpa else 'off'}, ema {args.ema_decay:g}, compile {'on' if args.compile else 'off'}, "
+          f"sdpa {'on' if args.sdpa else 'off'}, ema {args.ema_decay:g}{f' ({ema_note})' if ema_note else ''}, "
+          f"compile {'on' if args.compile else 'off'}, "
           f"malloc {'keeps freed memory' if kept else 'default'}; "
           f"{len(batches.content)} photos x {len(batches.style)} paintings", flush=True)
 
@@ -502,7 +524,7 @@ def train(args, t0: float) -> int:
                              "loss_weights": asdict(weights), "last_losses": rows[-1] if rows else None}}
         save_run(args.run_dir, model, opt, step, args, meta, seen)
         if ema is not None:
-            save_average(ema, model, args.report_dir / EMA_FILE, meta, args.ema_decay, first_step)
+            save_average(ema, model, args.report_dir / EMA_FILE, meta, args.ema_decay, ema_since)
         append_log(args.run_dir / LOG_FILE, rows)
         rows.clear()
         write_loss_plot(args.run_dir / LOG_FILE, args.run_dir / PLOT_FILE)

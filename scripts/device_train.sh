@@ -11,7 +11,8 @@
 # train the same committed state. On the machine it trains for BUDGET seconds (default 480, start-up and
 # saving included) with bf16 autocast and channels_last, and leaves in $OUT: model.safetensors (float16
 # weights, 15.3 MiB), train_state.pt (step, RNG, 8-bit Adam state: 7.7 MiB), ema.safetensors (the run's
-# weight average, 15.3 MiB), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images, never
+# weight average, 15.3 MiB, begun afresh: the payload has no room to carry one; --collect puts it where the
+# background run goes on with it), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images, never
 # commit it) and train.out (the console log). It trains with the background run's recipe (model/background.py
 # TRAIN_ARGS: crop schedule, zoom, identity pairs, weight average, batch; 8 decoding threads, not its 1), so both
 # continue the same run.
@@ -27,6 +28,7 @@ ENCODER=${ENCODER:-data-local/vgg19-encoder.pt}
 BUDGET=${BUDGET:-480}
 PYTHON=${PYTHON:-python3}
 HISTORY=${HISTORY:-runs/history}     # git-ignored and not carried: every run's files, for evaluate
+AVERAGE_DIR=${AVERAGE_DIR:-runs/background}   # where the background run keeps its weight average (git-ignored)
 
 if [ "${1:-}" = "--collect" ]; then
     src=${2:?usage: $0 --collect FOLDER_HOLDING_THE_RUNS_FILES}
@@ -39,7 +41,11 @@ if [ "${1:-}" = "--collect" ]; then
     cp "$src/train_state.pt" "$src/train_log.csv" "$RUN_DIR/"
     cp "$src/loss.png" "$RUN_DIR/"                    # a plot of numbers: fine to commit (grid.png is not)
     cp "$src"/* "$HISTORY/step-$step/"
-    echo "step $step: $WEIGHTS and $RUN_DIR updated (commit them); every file of this run kept in $HISTORY/step-$step"
+    if [ -f "$src/ema.safetensors" ]; then   # saved at the collected step: the background run goes on with it
+        mkdir -p "$AVERAGE_DIR" && cp "$src/ema.safetensors" "$AVERAGE_DIR/"
+    fi
+    echo "step $step: $WEIGHTS and $RUN_DIR updated (commit them); its weight average in $AVERAGE_DIR;" \
+         "every file of this run kept in $HISTORY/step-$step"
     exit 0
 fi
 

@@ -307,13 +307,16 @@ def test_device_script_trains_copies_out_and_collects_back(tiny_data, encoder_fi
     assert all((tmp_path / "out" / f).stat().st_size < 16 * MIB for f in out)
     # back here: the checkpoint goes to WEIGHTS, the state to RUN_DIR, and a copy of everything to HISTORY
     env.update(RUN_DIR=str(tmp_path / "here-run"), WEIGHTS=str(tmp_path / "here" / "w.safetensors"),
-               HISTORY=str(tmp_path / "history"))
+               HISTORY=str(tmp_path / "history"), AVERAGE_DIR=str(tmp_path / "background"))
     done = subprocess.run(["bash", str(script), "--collect", str(tmp_path / "out")], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "here" / "w.safetensors").read_bytes() == (tmp_path / "out" / "model.safetensors").read_bytes()
     assert sorted(p.name for p in (tmp_path / "here-run").iterdir()) == ["loss.png", "train_log.csv", "train_state.pt"]
     assert len(list((tmp_path / "history" / "step-1").iterdir())) == 7
+    # the weight average, saved at the collected step, goes where the background run goes on with it
+    average = (tmp_path / "background" / "ema.safetensors").read_bytes()
+    assert average == (tmp_path / "out" / "ema.safetensors").read_bytes()
     missing = subprocess.run(["bash", str(script), "--collect", str(tmp_path / "nothing")], env=env,
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "nothing/model.safetensors is missing" in missing.stderr
@@ -334,18 +337,25 @@ def test_identity_images_option_is_checked_used_and_recorded(tiny_data, encoder_
     assert log[-1]["identity1"] == 0.0 and log[-1]["identity2"] == 0.0 and log[-1]["content"] > 0
 
 
-def test_weight_average_is_saved_beside_each_checkpoint_and_restarts_with_each_run(tiny_data, encoder_file, tmp_path):
-    """--ema-decay 0.5: after one step the average is (W0 + W1) / 2; a resumed run starts again from its weights."""
+def test_weight_average_is_saved_beside_each_checkpoint_and_goes_on_across_runs(tiny_data, encoder_file, tmp_path,
+                                                                                   capsys):
+    """--ema-decay 0.5: after one step the average is (W0 + W1) / 2; a run resumed from the step the average was
+    saved at goes on with it; one that finds an average of another step or decay starts again at its weights."""
     def tensors(path: Path) -> dict:
         transform, decoder, *_ = read_checkpoint(path)
         return {**{f"t.{k}": v.float() for k, v in transform.items()}, **{f"d.{k}": v.float() for k, v in decoder.items()}}
+
+    def train_to(steps: int, decay: str = "0.5") -> str:
+        capsys.readouterr()
+        assert run(tiny_data, d, encoder_file, "--max-steps", str(steps), "--ema-decay", decay,
+                   "--report-dir", str(ema_dir), "--lr", "0.01") == 0
+        return capsys.readouterr().out
 
     start, ema_dir = tmp_path / "start", tmp_path / "reports"
     assert run(tiny_data, start, encoder_file, "--max-steps", "0") == 0          # W0: the seeded init, saved
     w0 = tensors(start / train.WEIGHTS_FILE)
     d = tmp_path / "r"
-    assert run(tiny_data, d, encoder_file, "--max-steps", "1", "--ema-decay", "0.5", "--report-dir", str(ema_dir),
-               "--lr", "0.01") == 0
+    assert "ema 0.5 (new)" in train_to(1)
     w1, e1 = tensors(d / train.WEIGHTS_FILE), tensors(ema_dir / train.EMA_FILE)
     moved = max((w1[k] - w0[k]).abs().max().item() for k in w0)
     assert moved > 5e-3               # lr 0.01: Adam moves each weight by about that, far beyond float16 rounding
@@ -355,11 +365,18 @@ def test_weight_average_is_saved_beside_each_checkpoint_and_restarts_with_each_r
     assert meta["step"] == 1 and meta["ema"] == {"decay": 0.5, "since_step": 0, "updates": 1}
     assert "averaged (EMA 0.5) over its last 1 steps" in meta["description"]
 
-    assert run(tiny_data, d, encoder_file, "--max-steps", "2", "--ema-decay", "0.5", "--report-dir", str(ema_dir),
-               "--lr", "0.01") == 0
+    assert "ema 0.5 (resumed: 1 steps since step 0)" in train_to(2)
     w2, e2 = tensors(d / train.WEIGHTS_FILE), tensors(ema_dir / train.EMA_FILE)
-    for k in w0:   # from the resumed W1, not from the last run's average
-        torch.testing.assert_close(e2[k], (w1[k] + w2[k]) / 2, rtol=2e-3, atol=2e-4)
-    assert read_checkpoint(ema_dir / train.EMA_FILE)[-1]["ema"] == {"decay": 0.5, "since_step": 1, "updates": 1}
+    for k in w0:   # the last run's average, one more update on
+        torch.testing.assert_close(e2[k], (e1[k] + w2[k]) / 2, rtol=2e-3, atol=2e-4)
+    assert read_checkpoint(ema_dir / train.EMA_FILE)[-1]["ema"] == {"decay": 0.5, "since_step": 0, "updates": 2}
+
+    assert "ema 0.25 (new: ema.safetensors is step 2, decay 0.5" in train_to(3, "0.25")   # another decay
+    w3, e3 = tensors(d / train.WEIGHTS_FILE), tensors(ema_dir / train.EMA_FILE)
+    for k in w0:   # 0.25 W2 + 0.75 W3: from the resumed weights, not from the other average
+        torch.testing.assert_close(e3[k], 0.25 * w2[k] + 0.75 * w3[k], rtol=2e-3, atol=2e-4)
+    shutil.copy(start / train.WEIGHTS_FILE, ema_dir / train.EMA_FILE)     # a checkpoint of another step, no average
+    assert "ema 0.25 (new: ema.safetensors is step 0, decay None" in train_to(4, "0.25")
+    assert read_checkpoint(ema_dir / train.EMA_FILE)[-1]["ema"] == {"decay": 0.25, "since_step": 3, "updates": 1}
     with pytest.raises(SystemExit):
         run(tiny_data, d, encoder_file, "--ema-decay", "1")
