@@ -26,12 +26,16 @@ MIN_PAIRS = 32
 ORIGINAL_RELEASE_STYLE_VS_IDENTITY = 0.28   # README, Training: the original SANet release's own outputs
 
 
-def cpu_hours(log: Path) -> float:
-    """Wall hours of every run in the log (each run's last elapsed_s), on the cores it ran on."""
+def cpu_hours(log: Path, step: int) -> float:
+    """Wall hours that made the checkpoint: each run's last elapsed_s up to `step`, on the cores it ran on.
+
+    Rows past `step` are left out: the background run goes on writing the log while a copy of an earlier
+    checkpoint is being shipped."""
     last: dict[str, float] = {}
     with log.open() as f:
         for row in csv.DictReader(f):
-            last[row["run"]] = float(row["elapsed_s"])
+            if int(row["step"]) <= step:
+                last[row["run"]] = float(row["elapsed_s"])
     return round(sum(last.values()) / 3600, 1)
 
 
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = {f"at_{s['size']}": s for s in (scores_at(path, args.weights, step) for path in args.scores)}
     if set(scores) != {"at_256", "at_512"}:
         raise SystemExit(f"--scores: need one file at 256 px and one at 512 px, got {sorted(scores)}")
-    hours = cpu_hours(args.log)
+    hours = cpu_hours(args.log, step)
     encoder = header["encoder"].upper().replace("VGG", "VGG-")
     what = "Interim model: " if args.interim else ""
     meta["description"] = (f"{what}SANet with the ImageNet {encoder} encoder, {step:,} iterations on photos x paintings "

@@ -28,7 +28,8 @@ def run(tmp_path):
     save_file({"decoder.w": torch.ones(2, dtype=torch.float16)}, str(weights),
               metadata={"format": "sanet-checkpoint", "encoder": "vgg19", "meta": json.dumps(meta)})
     log = tmp_path / "train_log.csv"
-    log.write_text("step,run,elapsed_s\n10,0,100\n20,0,3600\n30,1,50\n40,1,1800\n")
+    # the last row is the run going on past the checkpoint while it is shipped: not the checkpoint's hours
+    log.write_text("step,run,elapsed_s\n10,0,100\n20,0,3600\n30,1,50\n40,1,1800\n50,2,900\n")
     return tmp_path, weights, log
 
 
