@@ -27,13 +27,16 @@ WEIGHTS = CHECKPOINTS / "sanet-vgg19.safetensors"         # float16 weights: wha
 WORK_DIR = ROOT / "runs" / "background"                   # git-ignored: pid, process log, grid.png
 # The schedule (README, Training): progressive crops, batch 8, images enlarged 1-2x before cropping (measured
 # against no zoom from step 2,116: 512 px style 0.513 vs 0.570 x identity after 200 steps, 256 px 0.483 vs 0.447),
-# identity losses on 2 of the 8 pairs (1.75x faster steps; its A/B against all 8 and why that evidence is weak:
-# README, Training), and an average of the weights over the last ~1,000 steps beside each checkpoint
-# (runs/background/ema.safetensors: git-ignored; each run goes on with it when it was saved at the step resumed
-# from: a fresh clone's first run starts it again; scripts/device_train.sh --collect brings a GPU run's). One image-decoding
-# thread: on 2 cores the default 4 took CPU from the step's own 2 threads (3.6-3.8 s a 128 px step vs 3.3 s).
-TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@12000", "--zoom", "2", "--identity-images", "2",
-              "--ema-decay", "0.999", "--threads", "1",
+# 256 px crops from step 8,116 (an A/B at equal time from there against 192 px until 12,000: as good or better on
+# all four scores with half the steps, README), identity losses on 2 of the 8 pairs (1.75x faster steps; its A/B
+# against all 8 and why that evidence is weak: README, Training), and an average of the weights over the last ~200
+# steps beside each checkpoint (runs/background/ema.safetensors: git-ignored; each run goes on with it when it was
+# saved at the step resumed from: a fresh clone's first run starts it again; scripts/device_train.sh --collect
+# brings a GPU run's). 0.995, not 0.999: a 256 px step takes ~11 s here, so 200 steps is already ~40 minutes, and in
+# the A/B it gave 0.016-0.026 x of 512 px style over the raw weights. One image-decoding thread: on 2 cores the
+# default 4 took CPU from the step's own 2 threads (3.6-3.8 s a 128 px step vs 3.3 s).
+TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@8116", "--zoom", "2", "--identity-images", "2",
+              "--ema-decay", "0.995", "--threads", "1",
               "--batch-size", "8", "--max-steps", "40000", "--state-precision", "compact", "--log-every", "50")
 
 
