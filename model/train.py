@@ -254,6 +254,12 @@ def weight_average(model: SANetModel, decay: float, saved: Path, step: int):
     return ema, prior["since_step"], f"resumed: {prior['updates']} steps since step {prior['since_step']}"
 
 
+def average_description(decay: float, updates: int) -> str:
+    """How a weight average is described: an EMA of decay d weighs its last ~1/(1-d) steps, not all it has seen."""
+    span = min(updates, round(1 / (1 - decay)))
+    return f"weights averaged exponentially (decay {decay:g}) over about its last {span:,} steps"
+
+
 def save_average(ema, model: SANetModel, path: Path, meta: dict, decay: float, since_step: int) -> None:
     """The averaged weights as a checkpoint of their own (same format and meta, plus how it was averaged)."""
     from types import SimpleNamespace
@@ -264,7 +270,7 @@ def save_average(ema, model: SANetModel, path: Path, meta: dict, decay: float, s
                                encoder_name=model.encoder_name, encoder_scales=model.encoder_scales)
     updates = int(ema.n_averaged.item()) - 1
     meta = {**meta, "ema": {"decay": decay, "since_step": since_step, "updates": updates},
-            "description": meta["description"] + f", weights averaged (EMA {decay:g}) over its last {updates} steps"}
+            "description": f"{meta['description']}, {average_description(decay, updates)}"}
     tmp = path.with_name(path.name + ".tmp")
     save_checkpoint(tmp, averaged, meta)
     os.replace(tmp, path)

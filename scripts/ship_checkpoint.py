@@ -20,6 +20,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from model.train import average_description  # noqa: E402
+
 SHIPPED = ROOT / "model" / "checkpoints" / "shipped.safetensors"
 LOG = ROOT / "model" / "checkpoints" / "training" / "train_log.csv"
 MIN_PAIRS = 32
@@ -86,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     what = "Interim model: " if args.interim else ""
     meta["description"] = (f"{what}SANet with the ImageNet {encoder} encoder, {step:,} iterations on photos x paintings "
                            f"({hours} h on {args.hardware.split(' (')[0]})")
-    if meta.get("ema"):   # a weight average (model.train --ema-decay) says over how many steps
-        meta["description"] += f", weights averaged over its last {meta['ema']['updates']:,} steps"
+    if meta.get("ema"):   # a weight average (model.train --ema-decay) says so, and over about how many steps
+        meta["description"] += f", {average_description(meta['ema']['decay'], meta['ema']['updates'])}"
     meta["interim"] = args.interim
     training = meta["training"]
     training.update(interim=args.interim, cpu_hours=hours, hardware=args.hardware, scores={

@@ -136,9 +136,12 @@ export function summarizeRow(weights, grid, image, stride, k = 5) {
   const region = { name: REGIONS[Math.floor(best / 3)][best % 3], share: regions[best] };
   const topShare = top.reduce((a, t) => a + t.weight, 0);
   const pct = (v) => `${v >= 0.095 ? Math.round(v * 100) : (v * 100).toFixed(1)}%`;
-  let text = `Most weight near the ${region.name} of the style image (${pct(region.share)} in that ninth of it), ` +
+  // A trained model often takes a row's weight from the strip alone: then the strip leads, not an empty ninth.
+  const onStrip = padShare > region.share;
+  let text = (onStrip ? `Most weight on the reflected strip past the style image's edge (${pct(padShare)}), `
+    : `Most weight near the ${region.name} of the style image (${pct(region.share)} in that ninth of it), `) +
     `${pct(topShare)} in the top ${top.length} cells; the strongest cell holds ${pct(top[0].weight)}.`;
-  if (padShare >= 0.005) text += ` ${pct(padShare)} falls on the reflected strip past the style image's edge.`;
+  if (!onStrip && padShare >= 0.005) text += ` ${pct(padShare)} falls on the reflected strip past the style image's edge.`;
   return { sum, max: top[0].weight, top, topShare, marked: top.filter((t) => t.weight >= OUTLINE_MIN), region, padShare, text };
 }
 

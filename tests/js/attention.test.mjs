@@ -109,6 +109,14 @@ test('the text alternative names the region, the top cells\' share and the paddi
   const strip = 0.06 + 0.04 + (rows + cols - 1 - 2) * (0.2 / (rows * cols - 6));
   assert.ok(Math.abs(s.padShare - strip) < 1e-12, `${s.padShare} vs ${strip}`);
   assert.match(s.text, /^Most weight near the upper left of the style image \(\d+% in that ninth of it\), 76% in the top 5 cells; the strongest cell holds 30%\. \d+(\.\d)?% falls on the reflected strip/);
+  // all of a row's weight on the strip (as the trained model often gives): the text leads with the strip
+  const stripOnly = new Float64Array(rows * cols);
+  stripOnly[7 * cols + 3] = 0.81;
+  stripOnly[7 * cols + 4] = 0.19;
+  const s2 = summarizeRow(stripOnly, [rows, cols], [60, 90], 8);
+  assert.ok(Math.abs(s2.padShare - 1) < 1e-12);
+  assert.equal(s2.text, 'Most weight on the reflected strip past the style image\'s edge (100%), 100% in the top 5 cells; '
+    + 'the strongest cell holds 81%.');
   const flat = summarizeRow(new Float64Array(9 * 9).fill(1 / 81), [9, 9], [72, 72], 8);
   assert.match(flat.text, /6\.2% in the top 5 cells; the strongest cell holds 1\.2%\.$/);
   assert.throws(() => summarizeRow(new Float64Array(5), [2, 3], [16, 24], 8), /5 weights for a 2x3 grid/);

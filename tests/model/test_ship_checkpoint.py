@@ -57,6 +57,23 @@ def test_the_shipped_metadata_is_the_measured_scores(run):
     assert "VGG-19" in meta["description"] and "40 iterations" in meta["description"]
 
 
+@pytest.mark.parametrize("updates, span", [(809, "200"), (50, "50")])
+def test_a_weight_average_says_about_how_many_steps_it_weighs(tmp_path, updates, span):
+    """An EMA of decay 0.995 that has seen 809 steps weighs about its last 200, not all 809 (nor more than it saw)."""
+    weights = tmp_path / "ema.safetensors"
+    meta = {"step": 40, "trained": True, "description": "x", "training": {"iterations": 40, "encoder": "vgg19"},
+            "ema": {"decay": 0.995, "since_step": 0, "updates": updates}}
+    save_file({"decoder.w": torch.ones(2, dtype=torch.float16)}, str(weights),
+              metadata={"format": "sanet-checkpoint", "encoder": "vgg19", "meta": json.dumps(meta)})
+    log = tmp_path / "train_log.csv"
+    log.write_text("step,run,elapsed_s\n40,0,3600\n")
+    code, out = ship(tmp_path, weights, log, evaluation(tmp_path / "a.json", weights, 40, 256),
+                     evaluation(tmp_path / "b.json", weights, 40, 512))
+    assert code == 0
+    with safe_open(str(out), "pt") as f:
+        description = json.loads(f.metadata()["meta"])["description"]
+    assert description.endswith(f"weights averaged exponentially (decay 0.995) over about its last {span} steps")
+
 def test_scores_of_another_step_checkpoint_or_too_few_pairs_are_refused(run, tmp_path):
     _, weights, log = run
     good = evaluation(tmp_path / "good.json", weights, 40, 512)

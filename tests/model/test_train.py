@@ -363,7 +363,7 @@ def test_weight_average_is_saved_beside_each_checkpoint_and_goes_on_across_runs(
         torch.testing.assert_close(e1[k], (w0[k] + w1[k]) / 2, rtol=2e-3, atol=2e-4)
     meta = read_checkpoint(ema_dir / train.EMA_FILE)[-1]
     assert meta["step"] == 1 and meta["ema"] == {"decay": 0.5, "since_step": 0, "updates": 1}
-    assert "averaged (EMA 0.5) over its last 1 steps" in meta["description"]
+    assert "averaged exponentially (decay 0.5) over about its last 1 steps" in meta["description"]
 
     assert "ema 0.5 (resumed: 1 steps since step 0)" in train_to(2)
     w2, e2 = tensors(d / train.WEIGHTS_FILE), tensors(ema_dir / train.EMA_FILE)
