@@ -74,6 +74,7 @@ def test_a_weight_average_says_about_how_many_steps_it_weighs(tmp_path, updates,
         description = json.loads(f.metadata()["meta"])["description"]
     assert description.endswith(f"weights averaged exponentially (decay 0.995) over about its last {span} steps")
 
+
 def test_scores_of_another_step_checkpoint_or_too_few_pairs_are_refused(run, tmp_path):
     _, weights, log = run
     good = evaluation(tmp_path / "good.json", weights, 40, 512)
