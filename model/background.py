@@ -34,9 +34,12 @@ WORK_DIR = ROOT / "runs" / "background"                   # git-ignored: pid, pr
 # saved at the step resumed from: a fresh clone's first run starts it again; scripts/device_train.sh --collect
 # brings a GPU run's). 0.995, not 0.999: a 256 px step takes ~11 s here, so 200 steps is already ~40 minutes, and in
 # the A/B it gave 0.016-0.026 x of 512 px style over the raw weights. One image-decoding thread: on 2 cores the
-# default 4 took CPU from the step's own 2 threads (3.6-3.8 s a 128 px step vs 3.3 s).
+# default 4 took CPU from the step's own 2 threads (3.6-3.8 s a 128 px step vs 3.3 s). Half the paper's learning
+# rate from step 13,165 on (an A/B from that state, same batches, 272 steps: style better at both sizes, raw and
+# averaged, README); the committed state is past that step, so the command resumes with it. A run from scratch
+# should start at the paper's 1e-4 (`start --lr 1e-4`), as this one did.
 TRAIN_ARGS = ("--encoder", "vgg19", "--size", "128,192@6000,256@8116", "--zoom", "2", "--identity-images", "2",
-              "--ema-decay", "0.995", "--threads", "1",
+              "--lr", "5e-5", "--ema-decay", "0.995", "--threads", "1",
               "--batch-size", "8", "--max-steps", "40000", "--state-precision", "compact", "--log-every", "50")
 
 
