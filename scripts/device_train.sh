@@ -14,8 +14,8 @@
 # weight average, 15.3 MiB, begun afresh: the payload has no room to carry one; --collect puts it where the
 # background run goes on with it), train_log.csv, loss.png, grid.png (held-out stylizations: dataset images, never
 # commit it) and train.out (the console log). It trains with the background run's recipe (model/background.py
-# TRAIN_ARGS: crop schedule, zoom, identity pairs, weight average, batch; 8 decoding threads, not its 1), so both
-# continue the same run.
+# TRAIN_ARGS: crop schedule, zoom, identity pairs, learning rate, weight average, batch; 8 decoding threads, not
+# its 1), so both continue the same run.
 # Extra arguments go to `python -m model.train` after it and win, e.g. --sdpa or --compile (compare the it/s
 # each run prints) or another --size.
 # The machine needs only PyTorch, NumPy, Pillow and safetensors, which it has.
